@@ -1,0 +1,276 @@
+package config
+
+import (
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// parse runs a cli.App built from Flags() on argv (without the program
+// name), the way cmd/uwsgo does, ini expansion included.
+func parse(t *testing.T, argv ...string) (*Options, error) {
+	t.Helper()
+	args, err := ExpandIni(append([]string{"uwsgo"}, argv...))
+	if err != nil {
+		return nil, err
+	}
+	var got *Options
+	app := &cli.App{
+		Name:      "uwsgo",
+		Flags:     Flags(),
+		Writer:    io.Discard,
+		ErrWriter: io.Discard,
+		Action: func(c *cli.Context) error {
+			o, err := FromContext(c)
+			got = o
+			return err
+		},
+	}
+	if err := app.Run(args); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+func mustParse(t *testing.T, argv ...string) *Options {
+	t.Helper()
+	o, err := parse(t, argv...)
+	if err != nil {
+		t.Fatalf("parse %q: %v", argv, err)
+	}
+	if o == nil {
+		t.Fatalf("parse %q: no options", argv)
+	}
+	return o
+}
+
+func wantErr(t *testing.T, wants []string, argv ...string) {
+	t.Helper()
+	o, err := parse(t, argv...)
+	if err == nil {
+		t.Fatalf("parse %q: want an error containing %q, got %+v", argv, wants, o)
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("parse %q: error %q does not contain %q", argv, err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("parse %q: error is not one line: %q", argv, err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	o := mustParse(t, "-w", "app", "-s", ":3031")
+	want := Defaults()
+	want.Module = "app"
+	want.Sockets = []string{":3031"}
+	if !reflect.DeepEqual(*o, want) {
+		t.Fatalf("got  %+v\nwant %+v", *o, want)
+	}
+	if o.Callable != "application" || o.Processes != 1 || o.Listen != 100 ||
+		o.UGreenStackPages != 64 || o.UGreenSwitch != "fast" ||
+		o.BufferSize != 4096 || o.PostBuffering != 1048576 || o.Async != 0 {
+		t.Fatalf("defaults: %+v", o)
+	}
+}
+
+func TestAllFlags(t *testing.T) {
+	o := mustParse(t,
+		"--module=pkg.web", "--callable", "app",
+		"--pythonpath", "/a", "--python-path=/b", "--pp", "c",
+		"--chdir", "/srv", "--env", "A=1", "--env=B=x,y",
+		"-s", ":3031", "--socket", "/tmp/u.sock", "--uwsgi-socket=127.0.0.1:3032",
+		"--http-socket", ":8080", "--http", ":8081",
+		"--listen", "1024",
+		"--async", "30", "--ugreen", "--ugreen-stacksize", "128", "--ugreen-switch", "swapcontext",
+		"-M", "-p", "4", "--harakiri", "20", "--max-requests", "1000",
+		"--static-map", "/static=public", "--static-map=/img=/var/img",
+		"--static-index", "index.html", "--static-index", "index.htm",
+		"--buffer-size", "32768", "--post-buffering", "8192", "--disable-logging",
+	)
+	want := &Options{
+		Module: "pkg.web", Callable: "app",
+		PythonPath: []string{"/a", "/b", "c"}, Chdir: "/srv", Env: []string{"A=1", "B=x,y"},
+		Sockets:     []string{":3031", "/tmp/u.sock", "127.0.0.1:3032"},
+		HTTPSockets: []string{":8080", ":8081"}, Listen: 1024,
+		Async: 30, UGreen: true, UGreenStackPages: 128, UGreenSwitch: "swapcontext",
+		Master: true, Processes: 4, Harakiri: 20, MaxRequests: 1000,
+		StaticMap:   []string{"/static=public", "/img=/var/img"},
+		StaticIndex: []string{"index.html", "index.htm"},
+		BufferSize:  32768, PostBuffering: 8192, DisableLogging: true,
+	}
+	if !reflect.DeepEqual(o, want) {
+		t.Fatalf("got  %+v\nwant %+v", o, want)
+	}
+}
+
+func TestAliases(t *testing.T) {
+	o := mustParse(t, "--wsgi", "a", "--http", ":1", "--workers", "3", "--master")
+	if o.Module != "a" || o.Processes != 3 || !o.Master || !reflect.DeepEqual(o.HTTPSockets, []string{":1"}) {
+		t.Fatalf("%+v", o)
+	}
+	o = mustParse(t, "--wsgi-file", "app.py", "--processes=2", "--uwsgi-socket", ":2")
+	if o.WSGIFile != "app.py" || o.Module != "" || o.Processes != 2 || o.Sockets[0] != ":2" {
+		t.Fatalf("%+v", o)
+	}
+	// single-dash long names, as Go's flag package and uWSGI accept
+	o = mustParse(t, "-module", "b", "-http-socket", ":3")
+	if o.Module != "b" || o.HTTPSockets[0] != ":3" {
+		t.Fatalf("%+v", o)
+	}
+}
+
+func TestAliasesMixed(t *testing.T) {
+	// Two spellings of one option: the last wins (uWSGI); lists keep order.
+	o := mustParse(t, "-w", "a", "--module", "b", "--wsgi=c",
+		"-s", ":1", "--uwsgi-socket", ":2", "--socket=:3",
+		"-p", "2", "--workers", "5",
+		"--http", ":8", "--http-socket", ":9")
+	if o.Module != "c" || o.Processes != 5 ||
+		!reflect.DeepEqual(o.Sockets, []string{":1", ":2", ":3"}) ||
+		!reflect.DeepEqual(o.HTTPSockets, []string{":8", ":9"}) {
+		t.Fatalf("%+v", o)
+	}
+	// scalar repeated: last wins
+	o = mustParse(t, "-w", "a", "-s", ":1", "--async", "2", "--async", "7")
+	if o.Async != 7 {
+		t.Fatalf("%+v", o)
+	}
+}
+
+func TestHelpShowsAliases(t *testing.T) {
+	var b strings.Builder
+	app := &cli.App{Name: "uwsgo", Flags: Flags(), Writer: &b, Action: func(*cli.Context) error { return nil }}
+	if err := app.Run([]string{"uwsgo", "--help"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"--module MODULE, -w MODULE, --wsgi MODULE", "--processes N, -p N, --workers N",
+		"--http-socket ADDR, --http ADDR", "--master, -M", `(default: "application")`} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("help lacks %q:\n%s", w, b.String())
+		}
+	}
+}
+
+func TestModuleCallable(t *testing.T) {
+	o := mustParse(t, "-w", "pkg.mod:make_app", "-s", ":1")
+	if o.Module != "pkg.mod" || o.Callable != "make_app" {
+		t.Fatalf("%+v", o)
+	}
+	// the part after the colon wins over --callable, as in uWSGI
+	o = mustParse(t, "--callable", "other", "-w", "pkg.mod:app", "-s", ":1")
+	if o.Module != "pkg.mod" || o.Callable != "app" {
+		t.Fatalf("%+v", o)
+	}
+	wantErr(t, []string{"--module"}, "-w", "pkg.mod:", "-s", ":1")
+	wantErr(t, []string{"--module"}, "-w", ":app", "-s", ":1")
+}
+
+func TestEngines(t *testing.T) {
+	o := mustParse(t, "-w", "a", "-s", ":1", "--ugreen")
+	if !o.UGreen || o.Async != 0 {
+		t.Fatalf("%+v", o)
+	}
+	o = mustParse(t, "-w", "a", "-s", ":1", "--greenlet", "--async", "10")
+	if !o.Greenlet || o.Async != 10 {
+		t.Fatalf("%+v", o)
+	}
+	o = mustParse(t, "-w", "a", "-s", ":1", "--gevent", "100", "--gevent-monkey-patch", "--gevent-early-monkey-patch")
+	if o.Gevent != 100 || !o.GeventMonkey || !o.GeventEarly {
+		t.Fatalf("%+v", o)
+	}
+	o = mustParse(t, "-w", "a", "-s", ":1", "--gevent", "100", "--threads", "1")
+	if o.Threads != 1 {
+		t.Fatalf("%+v", o)
+	}
+	o = mustParse(t, "-w", "a", "-s", ":1", "--threads", "8")
+	if o.Threads != 8 {
+		t.Fatalf("%+v", o)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	app := []string{"-w", "a", "-s", ":1"}
+	with := func(extra ...string) []string { return append(append([]string{}, app...), extra...) }
+	cases := []struct {
+		name  string
+		argv  []string
+		wants []string
+	}{
+		{"no app", []string{"-s", ":1"}, []string{"--module", "--wsgi-file"}},
+		{"two apps", []string{"-w", "a", "--wsgi-file", "b.py", "-s", ":1"}, []string{"--module", "--wsgi-file"}},
+		{"no socket", []string{"-w", "a"}, []string{"--socket", "--http-socket"}},
+		{"processes 0", with("--processes", "0"), []string{"--processes"}},
+		{"processes negative", with("-p", "-2"), []string{"--processes"}},
+		{"harakiri negative", with("--harakiri", "-1"), []string{"--harakiri"}},
+		{"async negative", with("--async", "-1"), []string{"--async"}},
+		{"max-requests negative", with("--max-requests", "-5"), []string{"--max-requests"}},
+		{"listen 0", with("--listen", "0"), []string{"--listen"}},
+		{"listen negative", with("--listen", "-1"), []string{"--listen"}},
+		{"gevent negative", with("--gevent", "-1"), []string{"--gevent"}},
+		{"threads negative", with("--threads", "-1"), []string{"--threads"}},
+		{"buffer-size 0", with("--buffer-size", "0"), []string{"--buffer-size"}},
+		{"post-buffering negative", with("--post-buffering", "-1"), []string{"--post-buffering"}},
+		{"stacksize 1", with("--ugreen", "--ugreen-stacksize", "1"), []string{"--ugreen-stacksize"}},
+		{"stacksize 0", with("--ugreen-stacksize", "0"), []string{"--ugreen-stacksize"}},
+		{"stacksize huge", with("--ugreen-stacksize", "100000000"), []string{"--ugreen-stacksize", "1 GiB"}},
+		{"switch", with("--ugreen-switch", "longjmp"), []string{"--ugreen-switch", "fast", "swapcontext"}},
+		{"ugreen+greenlet", with("--ugreen", "--greenlet"), []string{"--ugreen", "--greenlet"}},
+		{"ugreen+gevent", with("--ugreen", "--gevent", "10"), []string{"--ugreen", "--gevent"}},
+		{"greenlet+gevent", with("--greenlet", "--gevent", "10"), []string{"--greenlet", "--gevent"}},
+		{"threads+gevent", with("--threads", "4", "--gevent", "10"),
+			[]string{"--threads cannot be used with --gevent (uWSGI multithread mode does not work with gevent)"}},
+		{"monkey without gevent", with("--gevent-monkey-patch"), []string{"--gevent-monkey-patch", "--gevent"}},
+		{"early monkey without gevent", with("--gevent-early-monkey-patch"), []string{"--gevent-early-monkey-patch"}},
+		{"static-map without =", with("--static-map", "/static"), []string{"--static-map", "="}},
+		{"static-map empty side", with("--static-map", "=dir"), []string{"--static-map"}},
+		{"env without =", with("--env", "FOO"), []string{"--env", "FOO"}},
+		{"env empty key", with("--env", "=x"), []string{"--env"}},
+		{"stray argument", with("extra"), []string{"extra"}},
+		{"unknown flag", with("--no-such-flag"), []string{"no-such-flag"}},
+		{"bad int", with("--async", "many"), []string{"async"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.wants, tc.argv...) })
+	}
+}
+
+func TestRepeatedFlagsFreshPerApp(t *testing.T) {
+	// Two apps built from two Flags() calls do not share repeatable values.
+	a := mustParse(t, "-w", "a", "-s", ":1", "-s", ":2")
+	b := mustParse(t, "-w", "a", "-s", ":3")
+	if len(a.Sockets) != 2 || !reflect.DeepEqual(b.Sockets, []string{":3"}) {
+		t.Fatalf("a=%v b=%v", a.Sockets, b.Sockets)
+	}
+}
+
+func TestIniFlagUnexpanded(t *testing.T) {
+	// --ini reaching the parser means ExpandIni was skipped: say so.
+	var err error
+	app := &cli.App{Flags: Flags(), Writer: io.Discard, ErrWriter: io.Discard,
+		Action: func(c *cli.Context) error { _, err = FromContext(c); return nil }}
+	if rerr := app.Run([]string{"uwsgo", "--ini", "x.ini", "-w", "a", "-s", ":1"}); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "--ini") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestValidateDirect(t *testing.T) {
+	o := Defaults()
+	o.WSGIFile = "app.py"
+	o.HTTPSockets = []string{":8080"}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o.UGreenStackPages = int((1<<30)/os.Getpagesize()) + 1
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--ugreen-stacksize") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,201 @@
+// Package exchange carries requests from the network plane to the hub and
+// responses back. It is the only thing the two planes share: the network
+// plane never touches Python and the hub never touches a socket.
+package exchange
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// Request is one parsed request, ready for the hub to turn into a WSGI
+// environ.
+type Request struct {
+	// Vars holds CGI-style environ pairs, flattened: key0, value0, key1,
+	// value1, ... (REQUEST_METHOD, SCRIPT_NAME, PATH_INFO, QUERY_STRING,
+	// CONTENT_TYPE, CONTENT_LENGTH, SERVER_NAME, SERVER_PORT,
+	// SERVER_PROTOCOL, REMOTE_ADDR, REMOTE_PORT, HTTP_*). Values are
+	// byte strings that the hub decodes as latin-1, as PEP 3333 says.
+	Vars []string
+	// Scheme is wsgi.url_scheme ("http" or "https").
+	Scheme string
+	// Body is the request body when it fits in memory.
+	Body []byte
+	// BodyFile is the body spooled to an unlinked temporary file when it
+	// is larger than the memory limit; the hub reads it from offset 0 and
+	// closes it when the request ends.
+	BodyFile *os.File
+	// Resp receives the response.
+	Resp *Response
+}
+
+// Head is the status line and headers given to start_response.
+type Head struct {
+	Status  string   // "200 OK"
+	Headers []string // name0, value0, name1, value1, ...
+}
+
+// Response is a bounded stream of output from one core to one client. The
+// hub produces, the network plane consumes.
+type Response struct {
+	mu      sync.Mutex
+	head    *Head
+	chunks  [][]byte
+	files   []FileSpan
+	queued  int
+	done    bool
+	err     error
+	wake    chan struct{}
+	onDrain func()
+	gone    atomic.Bool
+
+	// Set by the hub before Finish, for the request log line.
+	Core     int // which core served the request
+	Switches int // how many times the core switched away while serving it
+}
+
+// FileSpan is a file to send (wsgi.file_wrapper) between body chunks. The
+// consumer closes File when it has been sent.
+type FileSpan struct {
+	File   *os.File
+	Offset int64
+	Count  int64 // -1: to the end of the file
+	// Seq is the position among chunks: the file goes after chunk Seq-1.
+	Seq int
+}
+
+// HighWater is how many queued bytes make the producer wait for the client.
+const HighWater = 1 << 20
+
+// NewResponse makes an empty response.
+func NewResponse() *Response {
+	return &Response{wake: make(chan struct{}, 1)}
+}
+
+func (r *Response) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SetHead records the status and headers; the first call wins.
+func (r *Response) SetHead(h *Head) {
+	r.mu.Lock()
+	if r.head == nil {
+		r.head = h
+	}
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Write queues a chunk (the slice is owned by the response from now on).
+// It reports whether the producer should stop until onDrain is called.
+func (r *Response) Write(chunk []byte, onDrain func()) (mustWait bool) {
+	if len(chunk) == 0 {
+		return false
+	}
+	r.mu.Lock()
+	r.chunks = append(r.chunks, chunk)
+	r.queued += len(chunk)
+	mustWait = r.queued >= HighWater && !r.gone.Load()
+	if mustWait {
+		r.onDrain = onDrain
+	}
+	r.mu.Unlock()
+	r.signal()
+	return mustWait
+}
+
+// SendFile queues a file to be sent after the chunks written so far.
+func (r *Response) SendFile(f *os.File, offset, count int64) {
+	r.mu.Lock()
+	r.files = append(r.files, FileSpan{File: f, Offset: offset, Count: count, Seq: len(r.chunks)})
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Finish ends the response. err non-nil means the app failed before a
+// complete response could be produced (the consumer sends a 500 if no
+// head was sent, or cuts the connection otherwise).
+func (r *Response) Finish(err error) {
+	r.mu.Lock()
+	r.done = true
+	r.err = err
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Gone reports whether the client went away; producers may stop early.
+func (r *Response) Gone() bool { return r.gone.Load() }
+
+// Batch is what the consumer takes in one go.
+type Batch struct {
+	Head   *Head // non-nil the first time the head is available
+	Chunks [][]byte
+	Files  []FileSpan // Seq relative to Chunks of this batch
+	Done   bool
+	Err    error
+}
+
+// Wait returns a channel that receives when there may be something new.
+func (r *Response) Wait() <-chan struct{} { return r.wake }
+
+// Take removes everything queued. headSent tells whether the consumer has
+// already taken the head.
+func (r *Response) Take(headSent bool) Batch {
+	r.mu.Lock()
+	var b Batch
+	if !headSent && r.head != nil {
+		b.Head = r.head
+	}
+	if headSent || r.head != nil {
+		b.Chunks, r.chunks = r.chunks, nil
+		b.Files, r.files = r.files, nil
+	}
+	b.Done, b.Err = r.done, r.err
+	if b.Done && !headSent && r.head == nil {
+		// finished without a head: the consumer answers with an error
+		b.Chunks, r.chunks = nil, nil
+	}
+	r.mu.Unlock()
+	return b
+}
+
+// Consumed tells the producer that n bytes have left the queue.
+func (r *Response) Consumed(n int) {
+	r.mu.Lock()
+	r.queued -= n
+	var cb func()
+	if r.onDrain != nil && r.queued < HighWater/2 {
+		cb, r.onDrain = r.onDrain, nil
+	}
+	r.mu.Unlock()
+	if cb != nil {
+		cb()
+	}
+}
+
+// Abandon marks the client as gone and releases a waiting producer.
+func (r *Response) Abandon() {
+	r.gone.Store(true)
+	r.mu.Lock()
+	cb := r.onDrain
+	r.onDrain = nil
+	for _, f := range r.files {
+		f.File.Close()
+	}
+	r.chunks, r.files, r.queued = nil, nil, 0
+	r.mu.Unlock()
+	if cb != nil {
+		cb()
+	}
+}
+
+// Mailbox is where the network plane drops requests for the hub.
+type Mailbox interface {
+	// Submit hands a request over; it never blocks for long and never
+	// drops: requests beyond the free cores wait in the mailbox.
+	Submit(req *Request)
+}

@@ -1,0 +1,559 @@
+// Package hub runs the Python plane: one locked OS thread that owns the
+// interpreter, takes requests from a mailbox, gives each a free core, runs
+// the runnable cores, hands their output to the network plane and sleeps
+// (GIL released) on one epoll set holding the mailbox's eventfd, the fds
+// the apps wait on, and the nearest timer.
+package hub
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uwsgo/uwsgo/exchange"
+	"github.com/uwsgo/uwsgo/pyhost"
+)
+
+// Config says how to start the interpreter and the app.
+type Config struct {
+	Python   pyhost.Settings
+	Module   string
+	WSGIFile string
+	Callable string
+	// Beat, if set, is called on every turn of the loop (harakiri's
+	// heartbeat); busy tells whether requests are in flight.
+	Beat func(busy bool)
+	// MaxRequests, if > 0: after this many requests the hub calls
+	// OnMaxRequests once.
+	MaxRequests   int
+	OnMaxRequests func()
+}
+
+// Hub is the Python plane of one worker.
+type Hub struct {
+	cfg Config
+
+	mu       sync.Mutex
+	queue    []mail
+	sleeping atomic.Bool
+	flag     *int32 // the C-side "mailbox has work" word
+	efd      int    // eventfd: wakes the hub when it sleeps
+	epfd     int
+
+	cores   []coreState
+	free    []int
+	waiters map[int]*fdWaiters
+	timers  timerHeap
+	served  int
+	busy    int // cores with a request
+
+	stop     atomic.Bool
+	stopped  chan struct{}
+	startErr chan error
+}
+
+// mail is one message for the hub: a new request, or a core whose client
+// has drained its output.
+type mail struct {
+	req     *exchange.Request
+	drained int // core id + 1
+}
+
+type coreState struct {
+	req      *exchange.Request
+	seq      uint64 // bumped at each park: stale timers and fd events are ignored
+	waiting  bool   // parked on fds/timeout
+	held     bool   // parked because the client is slow
+	fds      []pyhost.FdWait
+	started  time.Time
+	drainFn  func()
+	reqSeq   uint64
+}
+
+type fdWaiters struct {
+	mask uint32
+	list []fdWaiter
+}
+
+type fdWaiter struct {
+	core int
+	seq  uint64
+	mode int
+}
+
+// New makes a hub; Start runs it.
+func New(cfg Config) *Hub {
+	return &Hub{cfg: cfg, waiters: map[int]*fdWaiters{}, stopped: make(chan struct{}), startErr: make(chan error, 1)}
+}
+
+// Start starts the hub thread, the interpreter and the app, and returns
+// once the app is loaded (or failed to load).
+func (h *Hub) Start() error {
+	go h.thread()
+	return <-h.startErr
+}
+
+// Stop makes the hub loop return once the requests in flight are done
+// (the network plane stops submitting first).
+func (h *Hub) Stop() {
+	h.stop.Store(true)
+	h.wake()
+	<-h.stopped
+}
+
+// Submit hands a request to the hub; it never drops: requests beyond the
+// free cores wait in the queue.
+func (h *Hub) Submit(req *exchange.Request) {
+	h.post(mail{req: req})
+}
+
+func (h *Hub) post(m mail) {
+	h.mu.Lock()
+	h.queue = append(h.queue, m)
+	h.mu.Unlock()
+	atomic.StoreInt32(h.flag, 1)
+	if h.sleeping.Load() {
+		h.wake()
+	}
+}
+
+func (h *Hub) wake() {
+	var one = [8]byte{1}
+	unix.Write(h.efd, one[:])
+}
+
+func (h *Hub) thread() {
+	runtime.LockOSThread() // the interpreter belongs to this thread for good
+	err := h.setup()
+	h.startErr <- err
+	if err != nil {
+		return
+	}
+	h.loop()
+	close(h.stopped)
+}
+
+func (h *Hub) setup() error {
+	var err error
+	if h.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		return fmt.Errorf("eventfd: %w", err)
+	}
+	if h.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	if err = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, h.efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(h.efd)}); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	if err = pyhost.Start(h.cfg.Python); err != nil {
+		return err
+	}
+	h.flag = pyhost.MailboxFlag()
+	if err = pyhost.LoadApp(h.cfg.Module, h.cfg.WSGIFile, h.cfg.Callable); err != nil {
+		return err
+	}
+	n := pyhost.NumCores()
+	h.cores = make([]coreState, n)
+	for i := n - 1; i >= 0; i-- {
+		h.free = append(h.free, i)
+	}
+	return nil
+}
+
+// ErrNotStarted is returned by calls that need a running hub.
+var ErrNotStarted = errors.New("hub not started")
+
+const maxEvents = 256
+
+func (h *Hub) loop() {
+	events := make([]unix.EpollEvent, maxEvents)
+	for {
+		if h.cfg.Beat != nil {
+			h.cfg.Beat(h.busy > 0)
+		}
+		h.takeMail()
+		if h.stop.Load() && h.busy == 0 {
+			h.mu.Lock()
+			empty := len(h.queue) == 0
+			h.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+		if pyhost.Runnable() > 0 {
+			for _, id := range pyhost.Run() {
+				h.handle(int(id))
+			}
+		}
+		timeout := h.nextTimeout()
+		if timeout != 0 {
+			h.sleeping.Store(true)
+			if atomic.LoadInt32(h.flag) != 0 {
+				timeout = 0
+			}
+		} else if len(h.waiters) == 0 {
+			// runnable cores and nothing to poll: skip the syscall
+			h.fireTimers()
+			continue
+		}
+		n := pyhost.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, timeout)
+		h.sleeping.Store(false)
+		for i := 0; i < n; i++ {
+			ev := events[i]
+			if int(ev.Fd) == h.efd {
+				var buf [8]byte
+				unix.Read(h.efd, buf[:])
+				continue
+			}
+			h.fdReady(int(ev.Fd), ev.Events)
+		}
+		h.fireTimers()
+	}
+}
+
+// takeMail moves queued requests onto free cores and resumes drained ones.
+func (h *Hub) takeMail() {
+	if atomic.LoadInt32(h.flag) == 0 {
+		return
+	}
+	h.mu.Lock()
+	q := h.queue
+	i := 0
+	for ; i < len(q); i++ {
+		m := q[i]
+		if m.req != nil {
+			if len(h.free) == 0 {
+				break
+			}
+			id := h.free[len(h.free)-1]
+			h.free = h.free[:len(h.free)-1]
+			h.mu.Unlock()
+			h.startRequest(id, m.req)
+			h.mu.Lock()
+		} else {
+			h.mu.Unlock()
+			h.undrain(m.drained - 1)
+			h.mu.Lock()
+		}
+	}
+	rest := copy(q, q[i:])
+	for j := rest; j < len(q); j++ {
+		q[j] = mail{}
+	}
+	h.queue = q[:rest]
+	// requests still queued (no free core) keep the flag up only when a
+	// core frees; keep it raised if drain messages are left
+	if rest == 0 {
+		atomic.StoreInt32(h.flag, 0)
+	} else {
+		stuck := true
+		for _, m := range h.queue {
+			if m.req == nil {
+				stuck = false
+			}
+		}
+		if stuck {
+			atomic.StoreInt32(h.flag, 0)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *Hub) startRequest(id int, req *exchange.Request) {
+	bodyFD := -1
+	if req.BodyFile != nil {
+		bodyFD = int(req.BodyFile.Fd())
+	}
+	st := &h.cores[id]
+	st.req = req
+	st.started = time.Now()
+	st.waiting, st.held = false, false
+	core := id
+	st.drainFn = func() { h.post(mail{drained: core + 1}) }
+	if err := pyhost.StartCore(id, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
+		fmt.Fprintf(os.Stderr, "core %d: %v\n", id, err)
+		req.Resp.Finish(err)
+		h.closeBody(req)
+		st.req = nil
+		h.free = append(h.free, id)
+		return
+	}
+	h.busy++
+}
+
+func (h *Hub) closeBody(req *exchange.Request) {
+	if req.BodyFile != nil {
+		req.BodyFile.Close()
+	}
+}
+
+var errApp = errors.New("the application raised an exception")
+
+// handle acts on what a core reported.
+func (h *Hub) handle(id int) {
+	core := pyhost.CoreAt(id)
+	st := &h.cores[id]
+	ev := core.TakeEvents()
+	resp := st.req.Resp
+	if resp.Gone() {
+		core.Abort()
+	}
+	if ev&pyhost.EvOut != 0 {
+		if status, headers, ok := core.TakeHead(); ok {
+			resp.SetHead(&exchange.Head{Status: status, Headers: headers})
+		}
+		if out := core.TakeOutput(); out != nil {
+			if resp.Write(out, st.drainFn) && ev&pyhost.EvDone == 0 {
+				st.held = true
+				core.SetHold(true)
+			}
+		}
+	}
+	if ev&pyhost.EvFile != 0 {
+		if fd, off, count := core.TakeFile(); fd >= 0 {
+			resp.SendFile(os.NewFile(uintptr(fd), "file_wrapper"), off, count)
+		}
+	}
+	if ev&pyhost.EvDone != 0 {
+		resp.Core, resp.Switches = id, core.Switches()
+		var err error
+		if core.Failed() {
+			err = errApp
+		}
+		core.Release()
+		resp.Finish(err)
+		h.closeBody(st.req)
+		st.req = nil
+		st.seq++
+		h.busy--
+		h.served++
+		h.free = append(h.free, id)
+		atomic.StoreInt32(h.flag, 1) // a queued request may take this core
+		if h.cfg.MaxRequests > 0 && h.served == h.cfg.MaxRequests && h.cfg.OnMaxRequests != nil {
+			h.cfg.OnMaxRequests()
+		}
+		return
+	}
+	if ev&pyhost.EvWait != 0 {
+		h.park(id, core)
+	}
+}
+
+// undrain: the client caught up with a held core's output.
+func (h *Hub) undrain(id int) {
+	st := &h.cores[id]
+	if st.req == nil || !st.held {
+		return
+	}
+	st.held = false
+	core := pyhost.CoreAt(id)
+	core.SetHold(false)
+	if core.Parked() && !st.waiting {
+		core.Resume(-1, false)
+	}
+}
+
+// park registers what a core waits for.
+func (h *Hub) park(id int, core pyhost.Core) {
+	st := &h.cores[id]
+	st.seq++
+	st.waiting = true
+	var timeout int64
+	st.fds, timeout = core.TakeWaits(st.fds)
+	for _, w := range st.fds {
+		h.addWaiter(w.FD, fdWaiter{core: id, seq: st.seq, mode: w.Mode})
+	}
+	if timeout >= 0 {
+		heap.Push(&h.timers, timer{at: time.Now().Add(time.Duration(timeout) * time.Millisecond), core: id, seq: st.seq})
+	} else if len(st.fds) == 0 {
+		h.wakeCore(id, -1, false)
+	}
+}
+
+func epollMask(mode int) uint32 {
+	if mode == pyhost.WaitWrite {
+		return unix.EPOLLOUT
+	}
+	return unix.EPOLLIN
+}
+
+func (h *Hub) addWaiter(fd int, w fdWaiter) {
+	fw := h.waiters[fd]
+	if fw == nil {
+		fw = &fdWaiters{}
+		h.waiters[fd] = fw
+	}
+	fw.list = append(fw.list, w)
+	h.rearm(fd, fw)
+}
+
+// rearm makes the epoll registration of fd match its waiters.
+func (h *Hub) rearm(fd int, fw *fdWaiters) {
+	var mask uint32
+	for _, w := range fw.list {
+		mask |= epollMask(w.mode)
+	}
+	switch {
+	case mask == fw.mask:
+	case mask == 0:
+		unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+		delete(h.waiters, fd)
+	case fw.mask == 0:
+		ev := unix.EpollEvent{Events: mask, Fd: int32(fd)}
+		if err := unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err == unix.EEXIST {
+			unix.EpollCtl(h.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+		} else if err != nil {
+			h.failWaiters(fd, fw)
+			return
+		}
+	default:
+		unix.EpollCtl(h.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: mask, Fd: int32(fd)})
+	}
+	fw.mask = mask
+	if mask == 0 {
+		delete(h.waiters, fd)
+	}
+}
+
+// failWaiters: an fd that epoll refuses (closed, or a regular file) is
+// reported ready at once, as a poll(2) would.
+func (h *Hub) failWaiters(fd int, fw *fdWaiters) {
+	list := fw.list
+	delete(h.waiters, fd)
+	for _, w := range list {
+		if h.cores[w.core].seq == w.seq && h.cores[w.core].waiting {
+			h.wakeCore(w.core, fd, false)
+		}
+	}
+}
+
+func (h *Hub) fdReady(fd int, events uint32) {
+	fw := h.waiters[fd]
+	if fw == nil {
+		unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+		return
+	}
+	var ready []fdWaiter
+	keep := fw.list[:0]
+	for _, w := range fw.list {
+		st := &h.cores[w.core]
+		if st.seq != w.seq || !st.waiting {
+			continue // stale
+		}
+		if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 || events&epollMask(w.mode) != 0 {
+			ready = append(ready, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	fw.list = keep
+	h.rearm(fd, fw)
+	for _, w := range ready {
+		if h.cores[w.core].seq == w.seq {
+			h.wakeCore(w.core, fd, false)
+		}
+	}
+}
+
+// wakeCore resumes a waiting core and forgets its other registrations.
+func (h *Hub) wakeCore(id, readyFD int, timedOut bool) {
+	st := &h.cores[id]
+	st.seq++
+	st.waiting = false
+	for _, w := range st.fds {
+		if w.FD == readyFD {
+			continue
+		}
+		if fw := h.waiters[w.FD]; fw != nil {
+			keep := fw.list[:0]
+			for _, x := range fw.list {
+				if x.core != id {
+					keep = append(keep, x)
+				}
+			}
+			fw.list = keep
+			h.rearm(w.FD, fw)
+		}
+	}
+	st.fds = st.fds[:0]
+	core := pyhost.CoreAt(id)
+	if st.held {
+		return // resumed when the client drains
+	}
+	core.Resume(readyFD, timedOut)
+}
+
+func (h *Hub) nextTimeout() int {
+	if pyhost.Runnable() > 0 || atomic.LoadInt32(h.flag) != 0 {
+		return 0
+	}
+	if h.stop.Load() && h.busy == 0 {
+		return 0
+	}
+	for h.timers.Len() > 0 {
+		t := h.timers[0]
+		if st := &h.cores[t.core]; st.seq != t.seq || !st.waiting {
+			heap.Pop(&h.timers)
+			continue
+		}
+		d := time.Until(t.at)
+		if d <= 0 {
+			return 0
+		}
+		ms := int((d + time.Millisecond - 1) / time.Millisecond)
+		if h.cfg.Beat != nil && ms > 1000 {
+			ms = 1000 // keep the heartbeat fresh while idle
+		}
+		return ms
+	}
+	if h.cfg.Beat != nil {
+		return 1000
+	}
+	return -1
+}
+
+func (h *Hub) fireTimers() {
+	if h.timers.Len() == 0 {
+		return
+	}
+	now := time.Now()
+	for h.timers.Len() > 0 {
+		t := h.timers[0]
+		st := &h.cores[t.core]
+		if st.seq != t.seq || !st.waiting {
+			heap.Pop(&h.timers)
+			continue
+		}
+		if t.at.After(now) {
+			return
+		}
+		heap.Pop(&h.timers)
+		h.wakeCore(t.core, -1, true)
+	}
+}
+
+type timer struct {
+	at   time.Time
+	core int
+	seq  uint64
+}
+
+type timerHeap []timer
+
+func (t timerHeap) Len() int            { return len(t) }
+func (t timerHeap) Less(i, j int) bool  { return t[i].at.Before(t[j].at) }
+func (t timerHeap) Swap(i, j int)       { t[i], t[j] = t[j], t[i] }
+func (t *timerHeap) Push(x interface{}) { *t = append(*t, x.(timer)) }
+func (t *timerHeap) Pop() interface{} {
+	old := *t
+	x := old[len(old)-1]
+	*t = old[:len(old)-1]
+	return x
+}

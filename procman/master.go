@@ -1,0 +1,600 @@
+package procman
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Spec is what the master needs to run its workers.
+type Spec struct {
+	Processes int           // >= 1
+	Listeners []*os.File    // opened by the master; inherited by every worker in this order (fds 3, 4, ...)
+	Harakiri  time.Duration // 0: off
+	Argv      []string      // argv to re-exec (normally os.Args); the binary is os.Executable(). nil: os.Args
+	Logger    *log.Logger   // nil: stderr, no prefix, no timestamps (as uWSGI)
+	Env       []string      // extra env for workers (may be nil)
+
+	// StopTimeout is how long a stop (SIGINT, SIGQUIT, SIGTERM) waits for
+	// the workers to leave before it SIGKILLs them. 0: 5 seconds.
+	StopTimeout time.Duration
+	// ReloadMercy is how long a graceful reload (SIGHUP) waits for a
+	// worker to finish its requests before it SIGKILLs it (uWSGI's
+	// --worker-reload-mercy). 0: 60 seconds.
+	ReloadMercy time.Duration
+}
+
+// Respawn policy.
+const (
+	// A worker that dies (not ExitReload, not harakiri) before living this
+	// long counts as dying at start; consecutive ones back off. A worker
+	// that lives this long resets its slot's back-off.
+	healthyLife = time.Second
+	// Back-off after the n-th consecutive death at start:
+	// backoffFirst << (n-1), at most backoffMax.
+	backoffFirst = 100 * time.Millisecond
+	backoffMax   = 5 * time.Second
+	// Even ExitReload never respawns a slot more often than this.
+	minRespawnInterval = 100 * time.Millisecond
+	// A worker that leaves the way a stop request makes it leave (exit 0,
+	// or killed by SIGINT/SIGTERM/SIGQUIT) is respawned only after this
+	// grace, and its death is logged only then: when Ctrl-C sends SIGINT to
+	// the whole process group, the master's own SIGINT arrives in the
+	// meantime and nothing is respawned or reported as a crash.
+	stopGrace = 300 * time.Millisecond
+)
+
+// backoff is the delay before respawning after the n-th consecutive death
+// at start (n >= 1).
+func backoff(n int) time.Duration {
+	d := backoffFirst
+	for i := 1; i < n && d < backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, backoffMax)
+}
+
+type slot struct {
+	id          int
+	cmd         *exec.Cmd
+	pid         int
+	alive       bool
+	started     time.Time
+	quickDeaths int // consecutive deaths at start
+
+	respawnAt  time.Time // pending respawn; zero: none
+	pendingLog string    // death not yet reported (see stopGrace)
+
+	reloading    bool      // SIGHUP sent
+	mercyAt      time.Time // reload: SIGKILL after this
+	mercyKilled  bool
+	harakiriKill bool // killed by harakiri
+}
+
+type exitEvent struct {
+	id  int
+	pid int
+	ws  syscall.WaitStatus
+	err error // Wait failed (should not happen)
+}
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+type master struct {
+	spec  Spec
+	log   *log.Logger
+	exe   string
+	argv  []string
+	clock monoClock
+	hb    *hbArea // nil: harakiri off
+
+	slots  []*slot // index 0 unused
+	alive  int
+	exitCh chan exitEvent
+	sigCh  chan os.Signal
+	spawn  chan spawnReq
+
+	harakiriEvery time.Duration
+	nextHarakiri  time.Time
+
+	stopping   bool
+	stopSince  time.Time
+	stopKillAt time.Time // zero once the stragglers were SIGKILLed
+}
+
+// RunMaster starts the workers and supervises them until it is told to
+// stop; it returns the process exit code (0 after a stop; 1 when it cannot
+// start at all).
+//
+// The master holds no interpreter and never forks: each worker is this
+// binary (os.Executable()) run again with spec.Argv, the listeners on
+// fds 3, 4, ... and the UWSGO_* variables (see CurrentWorker). Each is
+// started with Pdeathsig=SIGKILL from one locked OS thread that lives as
+// long as the master, so no worker outlives a master that is SIGKILLed.
+//
+// Signals:
+//
+//   - SIGINT, SIGQUIT: stop. Every worker gets SIGINT; those still alive
+//     after StopTimeout get SIGKILL; RunMaster returns 0 after "goodbye to
+//     uwsgo.". Nothing is respawned once a stop began. A second stop signal
+//     while stopping SIGKILLs the workers at once (Ctrl-C twice).
+//   - SIGTERM: stop, exactly like SIGINT. uWSGI 2.0 makes SIGTERM a brutal
+//     reload (unless --die-on-term); uwsgo is a development server run by
+//     terminals, docker and systemd, all of which mean "stop" by SIGTERM,
+//     so it stops.
+//   - SIGHUP: graceful reload. Every worker gets SIGHUP, finishes its
+//     requests and exits with ExitReload; each is respawned (re-importing
+//     the app) as soon as it leaves. A worker still there after ReloadMercy
+//     gets SIGKILL. Slots waiting out a back-off are respawned at once.
+//     The listening sockets stay open in the master throughout: clients
+//     queue in the backlog, nobody sees "connection refused".
+//
+// A worker that dies otherwise is logged with the cause and respawned;
+// one that keeps dying less than a second after its start is respawned
+// with exponential back-off (0.1 s doubling to 5 s). With Harakiri set, a
+// worker whose last heartbeat said busy and is older than Harakiri is
+// SIGKILLed and respawned.
+func RunMaster(spec Spec) int {
+	m, err := newMaster(spec)
+	if err != nil {
+		m.log.Printf("uwsgo master: %v", err)
+		return 1
+	}
+	defer m.close()
+	return m.run()
+}
+
+func newMaster(spec Spec) (*master, error) {
+	m := &master{spec: spec, log: spec.Logger, clock: newMonoClock()}
+	if m.log == nil {
+		m.log = log.New(os.Stderr, "", 0)
+	}
+	if spec.Processes < 1 {
+		return m, fmt.Errorf("processes must be >= 1, not %d", spec.Processes)
+	}
+	if spec.Harakiri < 0 {
+		return m, fmt.Errorf("harakiri must be >= 0, not %v", spec.Harakiri)
+	}
+	if m.spec.StopTimeout <= 0 {
+		m.spec.StopTimeout = 5 * time.Second
+	}
+	if m.spec.ReloadMercy <= 0 {
+		m.spec.ReloadMercy = 60 * time.Second
+	}
+	m.argv = spec.Argv
+	if len(m.argv) == 0 {
+		m.argv = os.Args
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return m, fmt.Errorf("cannot find my own binary to start workers: %w", err)
+	}
+	m.exe = exe
+	if spec.Harakiri > 0 {
+		if m.hb, err = newHBArea(spec.Processes); err != nil {
+			return m, err
+		}
+		// Check often enough that a kill comes at most a quarter late.
+		m.harakiriEvery = min(max(spec.Harakiri/4, 100*time.Millisecond), time.Second)
+	}
+	m.slots = make([]*slot, spec.Processes+1)
+	for i := 1; i <= spec.Processes; i++ {
+		m.slots[i] = &slot{id: i}
+	}
+	m.exitCh = make(chan exitEvent, spec.Processes)
+	m.sigCh = make(chan os.Signal, 8)
+	signal.Notify(m.sigCh, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	m.spawn = make(chan spawnReq)
+	go spawner(m.spawn)
+	return m, nil
+}
+
+// spawner starts every worker from one OS thread that stays locked for the
+// master's life: Pdeathsig fires when the thread that started the child
+// exits, not the process, so starting workers from whatever thread the
+// scheduler picked could kill them when the runtime retires that thread.
+// When the master is done the channel is closed and the goroutine returns
+// still locked, which ends the thread (all workers are reaped by then).
+func spawner(reqs <-chan spawnReq) {
+	runtime.LockOSThread()
+	for r := range reqs {
+		r.done <- r.cmd.Start()
+	}
+}
+
+func (m *master) close() {
+	signal.Stop(m.sigCh)
+	close(m.spawn)
+	if m.hb != nil {
+		m.hb.close()
+	}
+}
+
+func (m *master) run() int {
+	m.log.Printf("*** uwsgo master process (pid: %d) ***", os.Getpid())
+	now := time.Now()
+	m.nextHarakiri = now.Add(m.harakiriEvery)
+	for _, s := range m.slots[1:] {
+		m.start(s, now, false)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		// Signals first: a group SIGINT must win over the worker exits it
+		// causes.
+		m.drainSignals()
+		if m.stopping && m.alive == 0 {
+			m.log.Printf("goodbye to uwsgo.")
+			return 0
+		}
+		m.tick(time.Now())
+		if m.stopping && m.alive == 0 {
+			continue
+		}
+		if wake, ok := m.nextWake(); ok {
+			timer.Reset(max(time.Until(wake), time.Millisecond))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case sig := <-m.sigCh:
+			m.onSignal(sig)
+		case ev := <-m.exitCh:
+			m.drainSignals()
+			m.onExit(ev)
+		case <-timer.C:
+		}
+	}
+}
+
+func (m *master) drainSignals() {
+	for {
+		select {
+		case sig := <-m.sigCh:
+			m.onSignal(sig)
+		default:
+			return
+		}
+	}
+}
+
+// start runs slot s's worker, or schedules a retry if it cannot.
+func (m *master) start(s *slot, now time.Time, respawn bool) {
+	s.respawnAt = time.Time{}
+	s.reloading, s.mercyKilled, s.harakiriKill = false, false, false
+	if m.hb != nil {
+		m.hb.reset(s.id)
+	}
+	cmd := &exec.Cmd{
+		Path:   m.exe,
+		Args:   m.argv,
+		Env:    m.workerEnv(s.id),
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, m.spec.Listeners...)
+	if m.hb != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, m.hb.file)
+	}
+	done := make(chan error, 1)
+	m.spawn <- spawnReq{cmd, done}
+	s.started = now
+	if err := <-done; err != nil {
+		s.quickDeaths++
+		d := backoff(s.quickDeaths)
+		m.log.Printf("!!! cannot start uwsgo worker %d: %v: retrying in %v !!!", s.id, err, d)
+		s.respawnAt = now.Add(d)
+		return
+	}
+	s.cmd, s.pid, s.alive = cmd, cmd.Process.Pid, true
+	m.alive++
+	if respawn {
+		m.log.Printf("Respawned uwsgo worker %d (new pid: %d)", s.id, s.pid)
+	} else {
+		m.log.Printf("spawned uwsgo worker %d (pid: %d)", s.id, s.pid)
+	}
+	go func(id, pid int) {
+		err := cmd.Wait()
+		ev := exitEvent{id: id, pid: pid}
+		if cmd.ProcessState != nil {
+			ev.ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+		} else {
+			ev.err = err
+		}
+		m.exitCh <- ev
+	}(s.id, s.pid)
+}
+
+func (m *master) workerEnv(id int) []string {
+	ours := []string{
+		EnvWorkerID + "=" + fmt.Sprint(id),
+		EnvNumProc + "=" + fmt.Sprint(m.spec.Processes),
+		EnvMasterPID + "=" + fmt.Sprint(os.Getpid()),
+		EnvListenFDs + "=" + fmt.Sprint(len(m.spec.Listeners)),
+	}
+	if m.hb != nil {
+		ours = append(ours,
+			EnvHeartbeatFD+"="+fmt.Sprint(FirstListenFD+len(m.spec.Listeners)),
+			EnvHarakiri+"="+m.spec.Harakiri.String())
+	}
+	var env []string
+	for _, kv := range append(os.Environ(), m.spec.Env...) {
+		if !isWorkerVar(kv) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, ours...)
+}
+
+func isWorkerVar(kv string) bool {
+	for _, k := range []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri} {
+		if strings.HasPrefix(kv, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *master) kill(s *slot, sig syscall.Signal) {
+	if !s.alive {
+		return
+	}
+	if err := syscall.Kill(s.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		m.log.Printf("cannot send %s to worker %d (pid: %d): %v", sigName(sig), s.id, s.pid, err)
+	}
+}
+
+func (m *master) onSignal(sig os.Signal) {
+	now := time.Now()
+	switch sig {
+	case syscall.SIGHUP:
+		if m.stopping {
+			return
+		}
+		m.log.Printf("...gracefully reloading workers...")
+		for _, s := range m.slots[1:] {
+			switch {
+			case s.alive && !s.reloading:
+				s.reloading, s.mercyAt = true, now.Add(m.spec.ReloadMercy)
+				m.kill(s, syscall.SIGHUP)
+			case !s.alive && !s.respawnAt.IsZero():
+				// Backing off (say the app failed to import): the user
+				// probably fixed it; try now.
+				if s.pendingLog != "" {
+					m.log.Print(s.pendingLog)
+					s.pendingLog = ""
+				}
+				s.quickDeaths = 0
+				m.start(s, now, true)
+			}
+		}
+	default: // SIGINT, SIGQUIT, SIGTERM
+		if m.stopping {
+			m.log.Printf("%s received while stopping: killing workers...", sigName(sig.(syscall.Signal)))
+			for _, s := range m.slots[1:] {
+				m.kill(s, syscall.SIGKILL)
+			}
+			m.stopKillAt = time.Time{}
+			return
+		}
+		m.stopping, m.stopSince, m.stopKillAt = true, now, now.Add(m.spec.StopTimeout)
+		m.log.Printf("%s received: stopping workers...", sigName(sig.(syscall.Signal)))
+		for _, s := range m.slots[1:] {
+			s.respawnAt, s.pendingLog = time.Time{}, ""
+			m.kill(s, syscall.SIGINT)
+		}
+	}
+}
+
+func (m *master) onExit(ev exitEvent) {
+	s := m.slots[ev.id]
+	if !s.alive || s.pid != ev.pid {
+		return
+	}
+	now := time.Now()
+	s.alive = false
+	m.alive--
+	lived := now.Sub(s.started)
+	cause := describe(ev)
+	who := fmt.Sprintf("worker %d (pid: %d)", s.id, s.pid)
+
+	switch {
+	case m.stopping:
+		if !stopLike(ev.ws) && !(ev.ws.Signaled() && ev.ws.Signal() == syscall.SIGKILL) {
+			m.log.Printf("%s %s", who, cause)
+		}
+		m.log.Printf("worker %d buried after %.1f seconds", s.id, now.Sub(m.stopSince).Seconds())
+		return
+	case s.harakiriKill:
+		m.log.Printf("%s killed by harakiri: respawning", who)
+		s.quickDeaths = 0
+		m.respawnAfter(s, now, 0)
+	case ev.ws.Exited() && ev.ws.ExitStatus() == ExitReload,
+		s.reloading && ev.ws.Signaled() && ev.ws.Signal() == syscall.SIGHUP:
+		if s.reloading {
+			m.log.Printf("%s reloaded", who)
+		} else {
+			m.log.Printf("%s recycled", who)
+		}
+		s.quickDeaths = 0
+		m.respawnAfter(s, now, minRespawnInterval-lived)
+	case s.reloading:
+		// Left during a reload, some other way (say the reload mercy ran
+		// out): respawn it at once all the same.
+		m.log.Printf("%s %s during reload", who, cause)
+		s.quickDeaths = 0
+		m.respawnAfter(s, now, minRespawnInterval-lived)
+	default:
+		damn := fmt.Sprintf("DAMN ! %s died, %s :( trying respawn ...", who, cause)
+		var delay time.Duration
+		if lived < healthyLife {
+			s.quickDeaths++
+			delay = backoff(s.quickDeaths)
+			damn += fmt.Sprintf("\n*** worker %d died %d time(s) in a row less than %v after its start: backing off, respawn in %v ***",
+				s.id, s.quickDeaths, healthyLife, delay)
+		} else {
+			s.quickDeaths = 0
+		}
+		if stopLike(ev.ws) {
+			// Maybe the terminal's Ctrl-C reached the worker before the
+			// master: report and respawn only if no stop follows.
+			s.pendingLog = damn
+			delay = max(delay, stopGrace)
+		} else {
+			m.log.Print(damn)
+		}
+		m.respawnAfter(s, now, delay)
+	}
+}
+
+func (m *master) respawnAfter(s *slot, now time.Time, d time.Duration) {
+	if d <= 0 && s.pendingLog == "" {
+		m.start(s, now, true)
+		return
+	}
+	s.respawnAt = now.Add(max(d, 0))
+}
+
+// tick does whatever is due: respawns, the stop deadline, reload mercy,
+// harakiri.
+func (m *master) tick(now time.Time) {
+	if m.stopping {
+		if !m.stopKillAt.IsZero() && !now.Before(m.stopKillAt) {
+			for _, s := range m.slots[1:] {
+				if s.alive {
+					m.log.Printf("worker %d (pid: %d) still there after %v: SIGKILL", s.id, s.pid, m.spec.StopTimeout)
+					m.kill(s, syscall.SIGKILL)
+				}
+			}
+			m.stopKillAt = time.Time{}
+		}
+		return
+	}
+	for _, s := range m.slots[1:] {
+		if !s.alive && !s.respawnAt.IsZero() && !now.Before(s.respawnAt) {
+			if s.pendingLog != "" {
+				m.log.Print(s.pendingLog)
+				s.pendingLog = ""
+			}
+			m.start(s, now, true)
+		}
+		if s.alive && s.reloading && !s.mercyKilled && !now.Before(s.mercyAt) {
+			m.log.Printf("worker %d (pid: %d) did not finish its reload in %v: SIGKILL", s.id, s.pid, m.spec.ReloadMercy)
+			s.mercyKilled = true
+			m.kill(s, syscall.SIGKILL)
+		}
+	}
+	if m.hb != nil && !now.Before(m.nextHarakiri) {
+		m.nextHarakiri = now.Add(m.harakiriEvery)
+		mono := m.clock.now()
+		for _, s := range m.slots[1:] {
+			if !s.alive || s.harakiriKill {
+				continue
+			}
+			last, busy := m.hb.read(s.id)
+			if !busy || last == 0 {
+				continue
+			}
+			if stuck := time.Duration(mono - last); stuck >= m.spec.Harakiri {
+				m.log.Printf("*** HARAKIRI ON WORKER %d (pid: %d, stuck for %v) ***", s.id, s.pid, stuck.Round(100*time.Millisecond))
+				s.harakiriKill = true
+				m.kill(s, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// nextWake is when tick has something to do next.
+func (m *master) nextWake() (time.Time, bool) {
+	var t time.Time
+	consider := func(c time.Time) {
+		if !c.IsZero() && (t.IsZero() || c.Before(t)) {
+			t = c
+		}
+	}
+	if m.stopping {
+		consider(m.stopKillAt)
+		return t, !t.IsZero()
+	}
+	for _, s := range m.slots[1:] {
+		if !s.alive {
+			consider(s.respawnAt)
+		} else if s.reloading && !s.mercyKilled {
+			consider(s.mercyAt)
+		}
+	}
+	if m.hb != nil {
+		consider(m.nextHarakiri)
+	}
+	return t, !t.IsZero()
+}
+
+// stopLike reports whether a worker left the way a stop request makes it
+// leave.
+func stopLike(ws syscall.WaitStatus) bool {
+	if ws.Exited() {
+		return ws.ExitStatus() == 0
+	}
+	if ws.Signaled() {
+		switch ws.Signal() {
+		case syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT:
+			return true
+		}
+	}
+	return false
+}
+
+// describe says how a worker left: "exit status 3", "killed by signal 11
+// (SIGSEGV: segmentation fault), core dumped".
+func describe(ev exitEvent) string {
+	ws := ev.ws
+	switch {
+	case ev.err != nil:
+		return fmt.Sprintf("lost (%v)", ev.err)
+	case ws.Signaled():
+		s := ws.Signal()
+		d := fmt.Sprintf("killed by signal %d (%s: %v)", int(s), sigName(s), s)
+		if ws.CoreDump() {
+			d += ", core dumped"
+		}
+		return d
+	case ws.Exited():
+		return fmt.Sprintf("exit status %d", ws.ExitStatus())
+	}
+	return fmt.Sprintf("wait status %#x", uint32(ws))
+}
+
+var sigNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
+	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
+	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+	syscall.SIGSTKFLT: "SIGSTKFLT", syscall.SIGCHLD: "SIGCHLD", syscall.SIGCONT: "SIGCONT",
+	syscall.SIGSTOP: "SIGSTOP", syscall.SIGTSTP: "SIGTSTP", syscall.SIGTTIN: "SIGTTIN",
+	syscall.SIGTTOU: "SIGTTOU", syscall.SIGURG: "SIGURG", syscall.SIGXCPU: "SIGXCPU",
+	syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF",
+	syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR",
+	syscall.SIGSYS: "SIGSYS",
+}
+
+func sigName(s syscall.Signal) string {
+	if n, ok := sigNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("signal %d", int(s))
+}

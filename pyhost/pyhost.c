@@ -1,0 +1,481 @@
+/*
+ * The interpreter glue: start CPython, load the WSGI app, run requests on
+ * cores. Everything here runs on the hub's OS thread with the GIL held,
+ * except uw_wait, which releases it while the hub sleeps.
+ *
+ * No Go code is ever called from here: green stacks are not Go stacks.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pyhost.h"
+
+#define UG_WITH_PYTHON 1
+#include "../ugreen/ugreen.h"
+
+uw_hub uw_the_hub;
+
+typedef struct uw_pycore {
+	PyObject *environ;
+	PyObject *result; /* what the app returned */
+	PyObject *iter;
+	PyObject *status, *headers; /* from start_response */
+	PyObject *start_response;   /* per-core callable, reused */
+	PyObject *write;            /* per-core write() callable, reused */
+	int started;                /* the app has been called */
+	int head_committed;         /* the head has been handed to Go */
+	/* uGreen */
+	ug_stack stack;
+	ug_context ctx;
+	ug_pystate py;
+	_PyCFrame root_cframe;
+	_PyErr_StackItem exc_bottom;
+	int fresh; /* the green thread has not run yet */
+	/* plain async: the request's contextvars context */
+	PyObject *context;
+} uw_pycore;
+
+static struct {
+	uw_settings s;
+	PyThreadState *tstate; /* the hub thread's */
+	PyObject *app;
+	PyObject *sys_stderr_name;
+	PyObject *version_tuple;
+	PyObject *file_wrapper_type;
+	PyObject *wait_read_fn, *wait_write_fn;
+	PyObject *empty_bytes;
+	uw_core *current; /* the core running now, or NULL */
+	ug_context hub_ctx;
+	ug_pystate hub_py;
+	int cores_ready;
+} G;
+
+static uw_core *uw_current_core(void);
+static void core_suspend(uw_core *c);
+
+#include "input.h"
+#include "wsgi.h"
+#include "../uwsgimodule/uwsgimodule.h"
+
+/* ------------------------------------------------------------ start-up */
+
+int uw_start(const uw_settings *s, char *err, size_t errlen) {
+	G.s = *s;
+	if (PyImport_AppendInittab("uwsgi", uwsgimodule_init) < 0) {
+		snprintf(err, errlen, "cannot register the uwsgi module");
+		return -1;
+	}
+	PyConfig config;
+	PyConfig_InitPythonConfig(&config);
+	config.install_signal_handlers = 0; /* Go owns the signals */
+	config.parse_argv = 0;
+	config.buffered_stdio = 0;
+	wchar_t *wprog = Py_DecodeLocale(s->program ? s->program : "uwsgo", NULL);
+	PyConfig_SetString(&config, &config.program_name, wprog);
+	wchar_t *argv0[] = {wprog};
+	PyConfig_SetArgv(&config, 1, argv0);
+	PyStatus st = Py_InitializeFromConfig(&config);
+	PyConfig_Clear(&config);
+	PyMem_RawFree(wprog);
+	if (PyStatus_Exception(st)) {
+		snprintf(err, errlen, "cannot start Python: %s", st.err_msg ? st.err_msg : "unknown error");
+		return -1;
+	}
+	G.tstate = PyThreadState_GET();
+
+	/* sys.path: --pythonpath entries first, then the current directory, as uwsgi does */
+	PyObject *path = PySys_GetObject("path");
+	if (path) {
+		PyObject *cwd = PyUnicode_FromString("");
+		PyList_Insert(path, 0, cwd);
+		Py_DECREF(cwd);
+		for (int i = s->npythonpath - 1; i >= 0; i--) {
+			PyObject *p = PyUnicode_DecodeFSDefault(s->pythonpath[i]);
+			PyList_Insert(path, 0, p);
+			Py_DECREF(p);
+		}
+	}
+	G.version_tuple = Py_BuildValue("(ii)", 1, 0);
+	G.empty_bytes = PyBytes_FromStringAndSize("", 0);
+	if (PyType_Ready(&uw_input_type) < 0 || PyType_Ready(&uw_file_wrapper_type) < 0 ||
+	    PyType_Ready(&uw_start_response_type) < 0) {
+		snprintf(err, errlen, "cannot set up WSGI types");
+		return -1;
+	}
+	G.file_wrapper_type = (PyObject *)&uw_file_wrapper_type;
+	PyObject *m = PyImport_ImportModule("uwsgi");
+	if (!m) {
+		PyErr_Print();
+		snprintf(err, errlen, "cannot import the uwsgi module");
+		return -1;
+	}
+	G.wait_read_fn = PyObject_GetAttrString(m, "wait_fd_read");
+	G.wait_write_fn = PyObject_GetAttrString(m, "wait_fd_write");
+	Py_DECREF(m);
+	return 0;
+}
+
+/* one line describing the pending exception, then clear it */
+static void exception_line(char *err, size_t errlen, const char *prefix) {
+	PyObject *type, *value, *tb;
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	const char *tname = type ? ((PyTypeObject *)type)->tp_name : "Error";
+	PyObject *s = value ? PyObject_Str(value) : NULL;
+	const char *msg = s ? PyUnicode_AsUTF8(s) : "";
+	if (!msg) {
+		PyErr_Clear();
+		msg = "";
+	}
+	snprintf(err, errlen, "%s: %s: %s", prefix, tname, msg);
+	Py_XDECREF(s);
+	Py_XDECREF(type);
+	Py_XDECREF(value);
+	Py_XDECREF(tb);
+}
+
+static const char loader_src[] =
+	"def _uwsgo_load(module, wsgi_file):\n"
+	"    import importlib, importlib.util, os, sys\n"
+	"    if wsgi_file:\n"
+	"        name = 'uwsgi_file_' + ''.join(c if c.isalnum() else '_' for c in wsgi_file)\n"
+	"        if not os.path.isfile(wsgi_file):\n"
+	"            raise FileNotFoundError('no such file: %s' % wsgi_file)\n"
+	"        spec = importlib.util.spec_from_file_location(name, wsgi_file)\n"
+	"        mod = importlib.util.module_from_spec(spec)\n"
+	"        sys.modules[name] = mod\n"
+	"        spec.loader.exec_module(mod)\n"
+	"        return mod\n"
+	"    return importlib.import_module(module)\n";
+
+int uw_load_app(const char *module, const char *wsgi_file, const char *callable, char *err, size_t errlen) {
+	PyObject *globals = PyDict_New();
+	PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
+	PyObject *r = PyRun_String(loader_src, Py_file_input, globals, globals);
+	if (!r) {
+		exception_line(err, errlen, "internal loader error");
+		Py_DECREF(globals);
+		return -1;
+	}
+	Py_DECREF(r);
+	PyObject *fn = PyDict_GetItemString(globals, "_uwsgo_load");
+	const char *what = wsgi_file && *wsgi_file ? wsgi_file : module;
+	PyObject *mod = PyObject_CallFunction(fn, "zz", module && *module ? module : NULL,
+	                                      wsgi_file && *wsgi_file ? wsgi_file : NULL);
+	Py_DECREF(globals);
+	if (!mod) {
+		/* a module that is simply not there gets one line; an error inside
+		 * the app's own import also gets its traceback, which is what
+		 * the user needs to fix it */
+		int missing = PyErr_ExceptionMatches(PyExc_ModuleNotFoundError) ||
+		              PyErr_ExceptionMatches(PyExc_FileNotFoundError);
+		if (!missing) {
+			PyObject *t, *v, *tb;
+			PyErr_Fetch(&t, &v, &tb);
+			Py_XINCREF(t);
+			Py_XINCREF(v);
+			Py_XINCREF(tb);
+			PyErr_Restore(t, v, tb);
+			PyErr_Print();
+			PyErr_Restore(t, v, tb);
+		}
+		char prefix[512];
+		snprintf(prefix, sizeof prefix, "unable to load app from '%s'", what);
+		exception_line(err, errlen, prefix);
+		return -1;
+	}
+	G.app = PyObject_GetAttrString(mod, callable);
+	Py_DECREF(mod);
+	if (!G.app || !PyCallable_Check(G.app)) {
+		PyErr_Clear();
+		snprintf(err, errlen, "unable to find a callable named '%s' in '%s'", callable, what);
+		Py_CLEAR(G.app);
+		return -1;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------------- cores */
+
+static void core_entry(void);
+
+int uw_cores_init(char *err, size_t errlen) {
+	uw_hub *h = &uw_the_hub;
+	int n = G.s.ncores < 1 ? 1 : G.s.ncores;
+	h->engine = G.s.engine;
+	h->ncores = n;
+	h->cores = calloc((size_t)n, sizeof(uw_core));
+	h->runq = calloc((size_t)n, sizeof(int));
+	h->events = calloc((size_t)n, sizeof(int));
+	if (h->max_rounds <= 0) h->max_rounds = 64;
+	ug_switch_mode = G.s.switch_mode;
+	if (ug_switch_mode == UG_SWITCH_FAST && !UG_HAVE_FAST_SWITCH) ug_switch_mode = UG_SWITCH_SWAPCONTEXT;
+	for (int i = 0; i < n; i++) {
+		uw_core *c = &h->cores[i];
+		c->id = i;
+		c->file_fd = -1;
+		c->timeout_ms = -1;
+		c->ready_fd = -1;
+		uw_pycore *p = calloc(1, sizeof *p);
+		c->py = p;
+		p->start_response = uw_start_response_new(c);
+		p->write = PyObject_GetAttrString(p->start_response, "write");
+		if (h->engine == UW_ENGINE_UGREEN) {
+			if (ug_stack_alloc(&p->stack, (size_t)G.s.stack_pages)) {
+				snprintf(err, errlen, "cannot map a %d-page stack for core %d: %s", G.s.stack_pages, i, strerror(errno));
+				return -1;
+			}
+			if (ug_prepare(&p->ctx, &p->stack, core_entry)) {
+				snprintf(err, errlen, "cannot prepare the context of core %d", i);
+				return -1;
+			}
+			p->fresh = 1;
+		}
+	}
+	G.cores_ready = 1;
+	return 0;
+}
+
+static uw_core *uw_current_core(void) {
+	if (!G.current || PyThreadState_GET() != G.tstate) return NULL;
+	return G.current;
+}
+
+static void runq_push(uw_core *c) {
+	uw_hub *h = &uw_the_hub;
+	c->state = UW_RUNNABLE;
+	h->runq[(h->rq_head + h->rq_len) % h->ncores] = c->id;
+	h->rq_len++;
+}
+
+static void event(uw_core *c, int bits) {
+	c->events |= bits;
+	if (!c->in_events) {
+		c->in_events = 1;
+		uw_the_hub.events[uw_the_hub.nevents++] = c->id;
+	}
+}
+
+static PyObject *latin1(const char *s, int len) { return PyUnicode_DecodeLatin1(s, len, NULL); }
+
+int uw_core_start(int id, const char *vars, const int *lens, int n, const char *scheme,
+                  const char *body, size_t body_len, int body_fd) {
+	uw_core *c = &uw_the_hub.cores[id];
+	uw_pycore *p = c->py;
+	PyObject *env = PyDict_New();
+	if (!env) return -1;
+	const char *s = vars;
+	for (int i = 0; i + 1 < n; i += 2) {
+		PyObject *k = latin1(s, lens[i]);
+		s += lens[i];
+		PyObject *v = latin1(s, lens[i + 1]);
+		s += lens[i + 1];
+		if (k) PyUnicode_InternInPlace(&k);
+		if (!k || !v || PyDict_SetItem(env, k, v) < 0) {
+			Py_XDECREF(k);
+			Py_XDECREF(v);
+			Py_DECREF(env);
+			return -1;
+		}
+		Py_DECREF(k);
+		Py_DECREF(v);
+	}
+	PyObject *input = uw_input_new(body, body_len, body_fd);
+	PyObject *sch = PyUnicode_FromString(scheme);
+	PyObject *errors = PySys_GetObject("stderr");
+	PyDict_SetItemString(env, "wsgi.version", G.version_tuple);
+	PyDict_SetItemString(env, "wsgi.url_scheme", sch);
+	PyDict_SetItemString(env, "wsgi.input", input);
+	PyDict_SetItemString(env, "wsgi.errors", errors ? errors : Py_None);
+	PyDict_SetItemString(env, "wsgi.multithread", Py_False);
+	PyDict_SetItemString(env, "wsgi.multiprocess", G.s.numproc > 1 ? Py_True : Py_False);
+	PyDict_SetItemString(env, "wsgi.run_once", Py_False);
+	PyDict_SetItemString(env, "wsgi.file_wrapper", G.file_wrapper_type);
+	PyDict_SetItemString(env, "wsgi.input_terminated", Py_True);
+	if (uw_the_hub.ncores > 1) {
+		PyDict_SetItemString(env, "x-wsgiorg.fdevent.readable", G.wait_read_fn);
+		PyDict_SetItemString(env, "x-wsgiorg.fdevent.writable", G.wait_write_fn);
+		PyDict_SetItemString(env, "x-wsgiorg.fdevent.timeout", Py_None);
+	}
+	PyObject *coreid = PyLong_FromLong(id);
+	PyDict_SetItemString(env, "uwsgi.core", coreid);
+	PyDict_SetItemString(env, "uwsgi.ready_fd", Py_None);
+	Py_DECREF(coreid);
+	Py_DECREF(sch);
+	Py_DECREF(input);
+	if (PyErr_Occurred()) {
+		PyErr_Print();
+		Py_DECREF(env);
+		return -1;
+	}
+	p->environ = env;
+	p->started = 0;
+	p->head_committed = 0;
+	c->events = 0;
+	c->in_events = 0;
+	c->head_len = 0;
+	c->head_taken = 0;
+	c->out_len = 0;
+	c->file_fd = -1;
+	c->nwait = 0;
+	c->timeout_ms = -1;
+	c->ready_fd = -1;
+	c->timed_out = 0;
+	c->failed = 0;
+	c->aborted = 0;
+	c->switches = 0;
+	runq_push(c);
+	return 0;
+}
+
+/* after a wait: tell the app why it was resumed */
+static void note_resume(uw_core *c) {
+	uw_pycore *p = c->py;
+	PyDict_SetItemString(p->environ, "x-wsgiorg.fdevent.timeout", c->timed_out ? Py_True : Py_None);
+	if (c->ready_fd >= 0) {
+		PyObject *fd = PyLong_FromLong(c->ready_fd);
+		PyDict_SetItemString(p->environ, "uwsgi.ready_fd", fd);
+		Py_DECREF(fd);
+	} else {
+		PyDict_SetItemString(p->environ, "uwsgi.ready_fd", Py_None);
+	}
+}
+
+void uw_core_resume(int id) {
+	uw_core *c = &uw_the_hub.cores[id];
+	if (c->state == UW_PARKED) {
+		note_resume(c);
+		runq_push(c);
+	}
+}
+
+void uw_core_release(int id) {
+	uw_core *c = &uw_the_hub.cores[id];
+	uw_pycore *p = c->py;
+	Py_CLEAR(p->environ);
+	Py_CLEAR(p->status);
+	Py_CLEAR(p->headers);
+	Py_CLEAR(p->context);
+	c->head_len = 0;
+	c->out_len = 0;
+	c->events = 0;
+	c->in_events = 0;
+	c->state = UW_FREE;
+}
+
+/* ------------------------------------------------------------- engines */
+
+/* uGreen: each core's whole request runs on its own stack. */
+static void core_entry(void) {
+	for (;;) {
+		uw_core *c = G.current;
+		wsgi_run_request(c);
+		/* a fresh contextvars context for the next request */
+		Py_CLEAR(PyThreadState_GET()->context);
+		c->state = UW_FREE; /* uw_run sees it done */
+		core_suspend(c);
+	}
+}
+
+/* core_suspend leaves the running green thread for the hub. */
+static void core_suspend(uw_core *c) {
+	uw_pycore *p = c->py;
+	PyThreadState *ts = G.tstate;
+	c->switches++;
+	ug_pystate_save(&p->py, ts);
+	ug_pystate_restore(&G.hub_py, ts);
+	ug_switch(&p->ctx, &G.hub_ctx);
+}
+
+static void ugreen_resume(uw_core *c) {
+	uw_pycore *p = c->py;
+	PyThreadState *ts = G.tstate;
+	if (p->fresh) {
+		ug_pystate_fresh(&p->py, &p->root_cframe, &p->exc_bottom);
+		p->fresh = 0;
+	}
+	ug_pystate_save(&G.hub_py, ts);
+	ug_pystate_restore(&p->py, ts);
+	ug_switch(&G.hub_ctx, &p->ctx);
+}
+
+/* plain async: one step is one next() on the app's iterator, with the
+ * request's own contextvars context in place. */
+static void async_step(uw_core *c) {
+	uw_pycore *p = c->py;
+	PyThreadState *ts = G.tstate;
+	PyObject *saved = ts->context;
+	ts->context = p->context;
+	ts->context_ver++;
+	int more = wsgi_step(c);
+	p->context = ts->context;
+	ts->context = saved;
+	ts->context_ver++;
+	if (!more) {
+		Py_CLEAR(p->context);
+		c->state = UW_FREE;
+	}
+}
+
+int uw_run(void) {
+	uw_hub *h = &uw_the_hub;
+	h->nevents = 0;
+	for (int round = 0; round < h->max_rounds && h->rq_len > 0; round++) {
+		int n = h->rq_len;
+		for (int i = 0; i < n; i++) {
+			uw_core *c = &h->cores[h->runq[h->rq_head]];
+			h->rq_head = (h->rq_head + 1) % h->ncores;
+			h->rq_len--;
+			if (c->hold) {
+				c->state = UW_PARKED; /* Go resumes it when the client has drained */
+				continue;
+			}
+			c->state = UW_RUNNING;
+			G.current = c;
+			if (h->engine == UW_ENGINE_UGREEN)
+				ugreen_resume(c);
+			else
+				async_step(c);
+			G.current = NULL;
+
+			if (c->state == UW_FREE) {
+				/* finished: Go releases it after taking its last output */
+				c->state = UW_PARKED;
+				event(c, UW_EV_DONE | (c->head_len || c->out_len ? UW_EV_OUT : 0));
+				continue;
+			}
+			if (c->head_len && !c->head_taken) event(c, UW_EV_OUT);
+			if (c->out_len) event(c, UW_EV_OUT);
+			if (c->file_fd >= 0) event(c, UW_EV_FILE);
+			if (c->nwait || c->timeout_ms >= 0) {
+				c->state = UW_PARKED;
+				event(c, UW_EV_WAIT);
+			} else {
+				runq_push(c);
+			}
+		}
+		if (h->nevents || h->mailbox_pending) break;
+	}
+	return h->nevents;
+}
+
+int uw_wait(int epfd, void *events, int max, int timeout_ms) {
+	PyThreadState *ts = PyEval_SaveThread();
+	int n = epoll_wait(epfd, (struct epoll_event *)events, max, timeout_ms);
+	int e = errno;
+	PyEval_RestoreThread(ts);
+	errno = e;
+	return n < 0 ? -e : n;
+}
+
+void uw_log_exception(void) {
+	if (PyErr_Occurred()) PyErr_Print();
+}

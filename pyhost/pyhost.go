@@ -1,0 +1,289 @@
+// Package pyhost is uwsgo's thin binding to CPython 3.11: start the
+// interpreter, load the WSGI app, and drive the cores that run requests.
+//
+// Every function here must be called from the hub's OS thread (the one
+// that called Start, locked with runtime.LockOSThread), which holds the GIL
+// except inside Wait.
+package pyhost
+
+/*
+#cgo pkg-config: python3-embed
+#cgo CFLAGS: -O2 -Wall -Wno-unused-function -Wno-missing-braces
+#include "pyhost.h"
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"unsafe"
+)
+
+// Engine says how cores switch.
+type Engine int
+
+const (
+	EngineAsync    Engine = C.UW_ENGINE_ASYNC    // a core runs until its iterator yields
+	EngineUGreen   Engine = C.UW_ENGINE_UGREEN   // each core has its own C stack
+	EngineGreenlet Engine = C.UW_ENGINE_GREENLET // each core is a greenlet
+)
+
+// Switch modes for uGreen.
+const (
+	SwitchFast        = 0 // register-only switch (amd64), no syscall
+	SwitchSwapcontext = 1 // POSIX swapcontext
+)
+
+// Settings for Start.
+type Settings struct {
+	Program    string
+	PythonPath []string
+	Engine     Engine
+	Cores      int
+	StackPages int
+	SwitchMode int
+	WorkerID   int
+	NumProc    int
+	MasterPID  int
+	Version    string
+}
+
+func errFrom(buf []byte) error {
+	n := 0
+	for n < len(buf) && buf[n] != 0 {
+		n++
+	}
+	return errors.New(string(buf[:n]))
+}
+
+// Start starts the interpreter, registers the uwsgi module and allocates
+// the cores. The calling thread keeps the GIL.
+func Start(s Settings) error {
+	var cs C.uw_settings
+	cs.program = C.CString(s.Program)
+	paths := make([]*C.char, len(s.PythonPath)+1)
+	for i, p := range s.PythonPath {
+		paths[i] = C.CString(p)
+	}
+	cpaths := (**C.char)(C.malloc(C.size_t(len(paths)) * C.size_t(unsafe.Sizeof(paths[0]))))
+	copy(unsafe.Slice(cpaths, len(paths)), paths)
+	cs.pythonpath = cpaths
+	cs.npythonpath = C.int(len(s.PythonPath))
+	cs.engine = C.int(s.Engine)
+	cs.ncores = C.int(s.Cores)
+	cs.stack_pages = C.int(s.StackPages)
+	cs.switch_mode = C.int(s.SwitchMode)
+	cs.worker_id = C.int(s.WorkerID)
+	cs.numproc = C.int(s.NumProc)
+	cs.masterpid = C.int(s.MasterPID)
+	cs.version = C.CString(s.Version)
+	// the strings stay allocated: the interpreter keeps using them
+	errbuf := make([]byte, 1024)
+	if C.uw_start(&cs, (*C.char)(unsafe.Pointer(&errbuf[0])), C.size_t(len(errbuf))) != 0 {
+		return errFrom(errbuf)
+	}
+	if C.uw_cores_init((*C.char)(unsafe.Pointer(&errbuf[0])), C.size_t(len(errbuf))) != 0 {
+		return errFrom(errbuf)
+	}
+	return nil
+}
+
+// LoadApp imports the WSGI app; the error is one line.
+func LoadApp(module, wsgiFile, callable string) error {
+	cm, cf, cc := C.CString(module), C.CString(wsgiFile), C.CString(callable)
+	defer C.free(unsafe.Pointer(cm))
+	defer C.free(unsafe.Pointer(cf))
+	defer C.free(unsafe.Pointer(cc))
+	errbuf := make([]byte, 2048)
+	if C.uw_load_app(cm, cf, cc, (*C.char)(unsafe.Pointer(&errbuf[0])), C.size_t(len(errbuf))) != 0 {
+		return errFrom(errbuf)
+	}
+	return nil
+}
+
+// NumCores is how many cores there are.
+func NumCores() int { return int(C.uw_the_hub.ncores) }
+
+// Runnable is how many cores wait in the runqueue.
+func Runnable() int { return int(C.uw_the_hub.rq_len) }
+
+// MailboxFlag is the word Go sets (atomically) when new requests arrive,
+// so that Run returns to take them.
+func MailboxFlag() *int32 { return (*int32)(unsafe.Pointer(&C.uw_the_hub.mailbox_pending)) }
+
+// StartCore gives a request to a free core. vars are environ pairs.
+func StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) error {
+	total := 0
+	for _, v := range vars {
+		total += len(v)
+	}
+	buf := make([]byte, 0, total+1)
+	lens := make([]C.int, len(vars)+1)
+	for i, v := range vars {
+		buf = append(buf, v...)
+		lens[i] = C.int(len(v))
+	}
+	buf = append(buf, 0)
+	var bp *C.char
+	if len(body) > 0 {
+		bp = (*C.char)(unsafe.Pointer(&body[0]))
+	}
+	csch := schemeCString(scheme)
+	r := C.uw_core_start(C.int(id), (*C.char)(unsafe.Pointer(&buf[0])), &lens[0], C.int(len(vars)), csch,
+		bp, C.size_t(len(body)), C.int(bodyFD))
+	if r != 0 {
+		return errors.New("cannot build the WSGI environ")
+	}
+	return nil
+}
+
+var schemes = map[string]*C.char{}
+
+func schemeCString(s string) *C.char {
+	if p, ok := schemes[s]; ok {
+		return p
+	}
+	p := C.CString(s)
+	schemes[s] = p
+	return p
+}
+
+// Run runs the runqueue and returns the ids of the cores with events.
+func Run() []int32 {
+	n := int(C.uw_run())
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(C.uw_the_hub.events)), n)
+}
+
+// Wait releases the GIL and waits on an epoll set; events is a buffer of
+// epoll_event structs (12 bytes each on amd64, packed).
+func Wait(epfd int, events unsafe.Pointer, max int, timeoutMs int) int {
+	return int(C.uw_wait(C.int(epfd), events, C.int(max), C.int(timeoutMs)))
+}
+
+// Core is one request slot, seen from Go.
+type Core struct{ c *C.uw_core }
+
+// CoreAt returns core id.
+func CoreAt(id int) Core {
+	return Core{(*C.uw_core)(unsafe.Add(unsafe.Pointer(C.uw_the_hub.cores), uintptr(id)*unsafe.Sizeof(C.uw_core{})))}
+}
+
+// Event bits.
+const (
+	EvOut  = C.UW_EV_OUT
+	EvWait = C.UW_EV_WAIT
+	EvDone = C.UW_EV_DONE
+	EvFile = C.UW_EV_FILE
+)
+
+// Wait modes.
+const (
+	WaitRead  = C.UW_WAIT_READ
+	WaitWrite = C.UW_WAIT_WRITE
+)
+
+// TakeEvents returns and clears the core's pending events.
+func (k Core) TakeEvents() int {
+	e := int(k.c.events)
+	k.c.events = 0
+	k.c.in_events = 0
+	return e
+}
+
+// TakeHead returns the status and headers once, when they are ready.
+func (k Core) TakeHead() (status string, headers []string, ok bool) {
+	if k.c.head_len == 0 || k.c.head_taken != 0 {
+		return "", nil, false
+	}
+	k.c.head_taken = 1
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(k.c.head)), int(k.c.head_len))
+	parts := make([]string, 0, 1+2*int(k.c.head_count))
+	start := 0
+	for i, b := range raw {
+		if b == 0 {
+			parts = append(parts, string(raw[start:i]))
+			start = i + 1
+		}
+	}
+	return parts[0], parts[1:], true
+}
+
+// HeadTaken reports whether the head has gone to the client side.
+func (k Core) HeadTaken() bool { return k.c.head_taken != 0 }
+
+// TakeOutput copies out and clears the body bytes produced so far.
+func (k Core) TakeOutput() []byte {
+	n := int(k.c.out_len)
+	if n == 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	copy(b, unsafe.Slice((*byte)(unsafe.Pointer(k.c.out)), n))
+	k.c.out_len = 0
+	return b
+}
+
+// TakeFile returns the file the app handed to wsgi.file_wrapper (the fd is
+// the caller's to close), or fd -1.
+func (k Core) TakeFile() (fd int, offset, count int64) {
+	fd = int(k.c.file_fd)
+	if fd >= 0 {
+		k.c.file_fd = -1
+	}
+	return fd, int64(k.c.file_off), int64(k.c.file_count)
+}
+
+// FdWait is one fd a core waits on.
+type FdWait struct{ FD, Mode int }
+
+// TakeWaits returns and clears what the core asked to wait for: fds and a
+// timeout in milliseconds (-1: none).
+func (k Core) TakeWaits(into []FdWait) ([]FdWait, int64) {
+	into = into[:0]
+	for i := 0; i < int(k.c.nwait); i++ {
+		into = append(into, FdWait{int(k.c.wait_fd[i]), int(k.c.wait_mode[i])})
+	}
+	t := int64(k.c.timeout_ms)
+	k.c.nwait = 0
+	k.c.timeout_ms = -1
+	return into, t
+}
+
+// Failed reports whether the app raised (traceback already logged).
+func (k Core) Failed() bool { return k.c.failed != 0 }
+
+// Switches is how many times the core switched away in this request.
+func (k Core) Switches() int { return int(k.c.switches) }
+
+// Abort tells the core the client went away.
+func (k Core) Abort() { k.c.aborted = 1 }
+
+// SetHold stops (true) or allows (false) running the core.
+func (k Core) SetHold(h bool) {
+	if h {
+		k.c.hold = 1
+	} else {
+		k.c.hold = 0
+	}
+}
+
+// Parked reports whether the core is off the runqueue.
+func (k Core) Parked() bool { return k.c.state == C.UW_PARKED }
+
+// Resume makes a parked core runnable, telling it which fd woke it (-1
+// for none) and whether its timeout passed.
+func (k Core) Resume(readyFD int, timedOut bool) {
+	k.c.ready_fd = C.int(readyFD)
+	if timedOut {
+		k.c.timed_out = 1
+	} else {
+		k.c.timed_out = 0
+	}
+	C.uw_core_resume(k.c.id)
+}
+
+// Release returns a finished core to the free pool.
+func (k Core) Release() { C.uw_core_release(k.c.id) }

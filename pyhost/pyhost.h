@@ -1,0 +1,45 @@
+/* The C API of the interpreter glue, as the Go side of pyhost calls it. */
+#ifndef UWSGO_PYHOST_H
+#define UWSGO_PYHOST_H
+
+#include "core.h"
+
+typedef struct uw_settings {
+	const char *program;   /* argv[0] */
+	const char **pythonpath; /* prepended to sys.path, in order */
+	int npythonpath;
+	int engine;        /* UW_ENGINE_* */
+	int ncores;
+	int stack_pages;   /* uGreen stack size, in pages */
+	int switch_mode;   /* UG_SWITCH_* */
+	int worker_id, numproc, masterpid;
+	const char *version;
+} uw_settings;
+
+/* uw_start starts the interpreter; the calling thread keeps the GIL. */
+int uw_start(const uw_settings *s, char *err, size_t errlen);
+/* uw_load_app imports the app; on failure err holds one line. */
+int uw_load_app(const char *module, const char *wsgi_file, const char *callable, char *err, size_t errlen);
+/* uw_cores_init allocates the cores (and their stacks for uGreen). */
+int uw_cores_init(char *err, size_t errlen);
+
+/* uw_core_start gives a request to a free core and makes it runnable.
+ * vars: n strings back to back, lens[i] bytes each (key, value, ...). */
+int uw_core_start(int id, const char *vars, const int *lens, int n, const char *scheme,
+                  const char *body, size_t body_len, int body_fd);
+/* uw_core_release returns a finished core to the free state. */
+void uw_core_release(int id);
+/* uw_core_resume makes a parked core runnable again. */
+void uw_core_resume(int id);
+
+/* uw_run runs the runqueue until a core has an event for Go (listed in
+ * uw_the_hub.events), the mailbox has work, or max_rounds rounds pass. */
+int uw_run(void);
+
+/* uw_wait releases the GIL and waits on epfd (epoll_wait). */
+int uw_wait(int epfd, void *events, int max, int timeout_ms);
+
+/* uw_log_exception prints the pending Python exception to sys.stderr. */
+void uw_log_exception(void);
+
+#endif

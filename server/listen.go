@@ -1,0 +1,148 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultBacklog is uWSGI's --listen default.
+const DefaultBacklog = 100
+
+// Listen opens a listener for a uWSGI-style address: ":3031",
+// "127.0.0.1:3031", "[::1]:80", a unix socket path (contains "/" or ends
+// in ".sock"), or "@name" for a Linux abstract socket. The socket is made
+// by hand because net.Listen always uses the kernel's somaxconn as the
+// backlog, and --listen must be honoured.
+func Listen(addr string, backlog int) (net.Listener, error) {
+	if backlog <= 0 {
+		backlog = DefaultBacklog
+	}
+	if isUnixAddr(addr) {
+		return listenUnix(addr, backlog)
+	}
+	return listenTCP(addr, backlog)
+}
+
+func isUnixAddr(addr string) bool {
+	return strings.Contains(addr, "/") || strings.HasSuffix(addr, ".sock") || strings.HasPrefix(addr, "@")
+}
+
+func listenTCP(addr string, backlog int) (net.Listener, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %q: %w", addr, err)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("listen %q: bad port %q", addr, portStr)
+	}
+	if host == "" || host == "*" {
+		// Every address: dual-stack IPv6 when the host has it, else IPv4.
+		if ln, err := bindListen(syscall.AF_INET6, &syscall.SockaddrInet6{Port: int(port)}, addr, backlog); err == nil {
+			return ln, nil
+		}
+		return bindListen(syscall.AF_INET, &syscall.SockaddrInet4{Port: int(port)}, addr, backlog)
+	}
+	ta, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(host, portStr))
+	if err != nil {
+		return nil, fmt.Errorf("listen %q: %w", addr, err)
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		sa := &syscall.SockaddrInet4{Port: ta.Port}
+		copy(sa.Addr[:], ip4)
+		return bindListen(syscall.AF_INET, sa, addr, backlog)
+	}
+	sa := &syscall.SockaddrInet6{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP.To16())
+	if ta.Zone != "" {
+		if ifi, err := net.InterfaceByName(ta.Zone); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		}
+	}
+	return bindListen(syscall.AF_INET6, sa, addr, backlog)
+}
+
+func listenUnix(path string, backlog int) (net.Listener, error) {
+	if !strings.HasPrefix(path, "@") {
+		if err := removeStaleSocket(path); err != nil {
+			return nil, err
+		}
+	}
+	// Go's SockaddrUnix turns a leading "@" into an abstract name.
+	return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, backlog)
+}
+
+// removeStaleSocket removes a socket file left by a dead process, and
+// refuses to take over one that still answers or a file that is no socket.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("listen %q: file exists and is not a socket", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("listen %q: %w (another server answers on it)", path, syscall.EADDRINUSE)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// bindListen does socket/setsockopt/bind/listen and wraps the fd.
+func bindListen(family int, sa syscall.Sockaddr, name string, backlog int) (net.Listener, error) {
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("listen %q: socket: %w", name, err)
+	}
+	fail := func(op string, err error) (net.Listener, error) {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("listen %q: %s: %w", name, op, err)
+	}
+	if family != syscall.AF_UNIX {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+			return fail("setsockopt SO_REUSEADDR", err)
+		}
+	}
+	if family == syscall.AF_INET6 {
+		if s6, ok := sa.(*syscall.SockaddrInet6); ok && isZero(s6.Addr[:]) {
+			// "[::]" and ":port" also take IPv4, like Go's own listeners.
+			syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
+		}
+	}
+	if err := syscall.Bind(fd, sa); err != nil {
+		return fail("bind", err)
+	}
+	if err := syscall.Listen(fd, backlog); err != nil {
+		return fail("listen", err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close() // FileListener dups the fd
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("listen %q: %w", name, err)
+	}
+	return ln, nil
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

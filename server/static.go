@@ -1,0 +1,202 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// StaticMap is one --static-map: URLs under Mount are files under Dir.
+type StaticMap struct{ Mount, Dir string }
+
+// ParseStaticMap parses "/static=/var/www/static". Dir may also be a
+// single file ("/favicon.ico=/var/www/favicon.ico"), as in uWSGI.
+func ParseStaticMap(spec string) (StaticMap, error) {
+	mount, dir, ok := strings.Cut(spec, "=")
+	switch {
+	case !ok:
+		return StaticMap{}, fmt.Errorf("static-map %q: want /mountpoint=directory", spec)
+	case !strings.HasPrefix(mount, "/"):
+		return StaticMap{}, fmt.Errorf("static-map %q: the mountpoint must start with /", spec)
+	case dir == "":
+		return StaticMap{}, fmt.Errorf("static-map %q: empty directory", spec)
+	}
+	return StaticMap{Mount: cleanMount(mount), Dir: filepath.Clean(dir)}, nil
+}
+
+func cleanMount(m string) string {
+	m = strings.TrimRight(m, "/")
+	if m == "" {
+		return "/"
+	}
+	return m
+}
+
+// sortStaticMaps puts the longest mount first, so /static/img wins over
+// /static.
+func sortStaticMaps(ms []StaticMap) []StaticMap {
+	out := make([]StaticMap, len(ms))
+	for i, m := range ms {
+		out[i] = StaticMap{Mount: cleanMount(m.Mount), Dir: m.Dir}
+	}
+	slices.SortStableFunc(out, func(a, b StaticMap) int { return len(b.Mount) - len(a.Mount) })
+	return out
+}
+
+type staticState int
+
+const (
+	staticMiss   staticState = iota // not a static file: the app gets the request
+	staticFile                      // serve f
+	staticReject                    // escapes its directory (or is not a plain file): 404
+)
+
+type staticHit struct {
+	state staticState
+	f     *os.File
+	name  string // base name, for the Content-Type
+	mtime time.Time
+}
+
+// findStatic maps a decoded URL path to a file. As in uWSGI, every
+// matching mount is tried in turn and a missing file falls through to the
+// app; anything that would leave its directory is refused.
+func (s *Server) findStatic(urlPath string) staticHit {
+	for _, m := range s.statics {
+		rel, ok := underMount(urlPath, m.Mount)
+		if !ok {
+			continue
+		}
+		if h := s.lookupStatic(m, rel); h.state != staticMiss {
+			return h
+		}
+	}
+	return staticHit{}
+}
+
+func underMount(p, mount string) (string, bool) {
+	switch {
+	case mount == "/":
+		return strings.TrimPrefix(p, "/"), strings.HasPrefix(p, "/")
+	case p == mount:
+		return "", true
+	case strings.HasPrefix(p, mount) && p[len(mount)] == '/':
+		return p[len(mount)+1:], true
+	}
+	return "", false
+}
+
+func (s *Server) lookupStatic(m StaticMap, rel string) staticHit {
+	if strings.IndexByte(rel, 0) >= 0 || slices.Contains(strings.Split(rel, "/"), "..") {
+		return staticHit{state: staticReject}
+	}
+	name := strings.TrimPrefix(path.Clean("/"+rel), "/")
+	if name == "" {
+		name = "."
+		// The mount itself may map to one file.
+		if fi, err := os.Stat(m.Dir); err == nil && fi.Mode().IsRegular() {
+			f, err := os.Open(m.Dir)
+			if err != nil {
+				return staticHit{}
+			}
+			return staticHit{state: staticFile, f: f, name: filepath.Base(m.Dir), mtime: fi.ModTime()}
+		}
+	}
+	// os.Root refuses, without races, any path or symlink that leaves Dir.
+	// Opened per request so a Dir that is swapped (a deploy's "current"
+	// symlink) is followed.
+	root, err := os.OpenRoot(m.Dir)
+	if err != nil {
+		return staticHit{}
+	}
+	defer root.Close()
+	h, isDir := openInRoot(root, m.Dir, name)
+	if !isDir {
+		return h
+	}
+	for _, idx := range s.cfg.StaticIndex {
+		if h, isDir := openInRoot(root, m.Dir, path.Join(name, idx)); !isDir && h.state != staticMiss {
+			return h
+		}
+	}
+	return staticHit{} // a directory without an index: the app decides
+}
+
+// openInRoot opens name if it is a regular file inside root.
+func openInRoot(root *os.Root, dir, name string) (h staticHit, isDir bool) {
+	fi, err := root.Stat(name)
+	if err != nil {
+		if notExist(err) {
+			return staticHit{}, false
+		}
+		// os.Root also refuses absolute symlinks that point back inside
+		// dir; uWSGI serves those, so check the real path before refusing.
+		real, ok := realPathInside(dir, name)
+		if !ok {
+			return staticHit{state: staticReject}, false
+		}
+		if fi, err = root.Stat(real); err != nil {
+			return staticHit{state: staticReject}, false
+		}
+		name = real
+	}
+	if fi.IsDir() {
+		return staticHit{}, true
+	}
+	if !fi.Mode().IsRegular() {
+		return staticHit{state: staticReject}, false // no FIFOs or devices
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		if notExist(err) {
+			return staticHit{}, false
+		}
+		return staticHit{state: staticReject}, false
+	}
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return staticHit{state: staticReject}, false
+	}
+	return staticHit{state: staticFile, f: f, name: path.Base(name), mtime: fi.ModTime()}, false
+}
+
+// realPathInside resolves every symlink of dir/name and returns the path
+// relative to dir's real path, if it stays inside.
+func realPathInside(dir, name string) (string, bool) {
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", false
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(dir, name))
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(realDir, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		return "", false
+	}
+	return rel, true
+}
+
+func notExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// serveStatic answers from a hit: Content-Type by extension, Range,
+// If-Modified-Since and HEAD come from http.ServeContent.
+func serveStatic(w http.ResponseWriter, r *http.Request, h staticHit) {
+	if h.state == staticReject {
+		http.Error(w, "Not Found", http.StatusNotFound)
+		return
+	}
+	defer h.f.Close()
+	http.ServeContent(w, r, h.name, h.mtime, h.f)
+}

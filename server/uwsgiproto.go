@@ -1,0 +1,81 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The uwsgi packet: modifier1 (u8), datasize (u16 LE), modifier2 (u8),
+// then datasize bytes of {keysize u16 LE, key, valsize u16 LE, val}.
+const uwsgiHeaderSize = 4
+
+var (
+	errUwsgiTruncated = errors.New("truncated uwsgi packet")
+	errUwsgiVarPast   = errors.New("uwsgi var runs past the end of the block")
+)
+
+// readUwsgiPacket reads one packet and returns its vars in the order
+// received, and the block size (for the log line). io.EOF means the peer
+// closed before sending anything.
+func readUwsgiPacket(r io.Reader, maxSize int) (vars []string, size int, err error) {
+	var hdr [uwsgiHeaderSize]byte
+	if n, err := io.ReadFull(r, hdr[:]); err != nil {
+		if n == 0 && err == io.EOF {
+			return nil, 0, io.EOF
+		}
+		return nil, 0, errUwsgiTruncated
+	}
+	if hdr[0] != 0 {
+		return nil, 0, fmt.Errorf("unsupported uwsgi modifier1 %d (only 0, WSGI, is served)", hdr[0])
+	}
+	size = int(binary.LittleEndian.Uint16(hdr[1:3]))
+	if size > maxSize {
+		return nil, 0, fmt.Errorf("invalid request block size: %d (max %d)", size, maxSize)
+	}
+	block := make([]byte, size)
+	if _, err := io.ReadFull(r, block); err != nil {
+		return nil, 0, errUwsgiTruncated
+	}
+	vars, err = parseUwsgiVars(block)
+	return vars, size, err
+}
+
+// parseUwsgiVars splits a vars block. The strings all share one copy of
+// the block: one allocation instead of two per var.
+func parseUwsgiVars(block []byte) ([]string, error) {
+	s := string(block)
+	n := 0 // count first so the slice is allocated once
+	for i := 0; i < len(s); n++ {
+		var ok bool
+		if i, ok = skipUwsgiString(s, i); !ok {
+			return nil, errUwsgiVarPast
+		}
+		if i, ok = skipUwsgiString(s, i); !ok {
+			return nil, errUwsgiVarPast
+		}
+	}
+	vars := make([]string, 0, 2*n)
+	for i := 0; i < len(s); {
+		for range 2 {
+			l := int(s[i]) | int(s[i+1])<<8
+			vars = append(vars, s[i+2:i+2+l])
+			i += 2 + l
+		}
+	}
+	return vars, nil
+}
+
+// skipUwsgiString returns the offset after the length-prefixed string at i.
+func skipUwsgiString(s string, i int) (int, bool) {
+	if len(s)-i < 2 {
+		return 0, false
+	}
+	l := int(s[i]) | int(s[i+1])<<8
+	i += 2
+	if len(s)-i < l {
+		return 0, false
+	}
+	return i + l, true
+}

@@ -1,0 +1,2 @@
+"""A module that fails while being imported."""
+raise RuntimeError("broken-at-import")

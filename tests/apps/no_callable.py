@@ -1,0 +1,2 @@
+"""A module without an `application` callable."""
+something_else = 42

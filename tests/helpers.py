@@ -1,0 +1,136 @@
+"""Small helpers shared by the tests (standard library only)."""
+import socket
+import struct
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
+APPS = TESTS / "apps"
+EXAMPLES = REPO / "python" / "examples"
+
+# Every network call in the suite is bounded by this many seconds.
+REQ_TIMEOUT = 10.0
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_accepts(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def recv_until_closed(sock, timeout=REQ_TIMEOUT, limit=64 << 20):
+    """Read from sock until the peer closes it; return (data, closed).
+
+    closed is True when the peer closed (EOF or reset) within timeout, False
+    when the deadline passed with the connection still open.
+    """
+    deadline = time.monotonic() + timeout
+    chunks = []
+    size = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"".join(chunks), False
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            return b"".join(chunks), False
+        except (ConnectionResetError, BrokenPipeError):
+            return b"".join(chunks), True
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+        size += len(data)
+        if size > limit:
+            raise AssertionError("peer sent more than %d bytes without closing" % limit)
+
+
+def recv_until(sock, marker, timeout=REQ_TIMEOUT):
+    """Read from sock until marker appears; return everything read so far.
+
+    Raises AssertionError (with what was read) on timeout or EOF first.
+    """
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while marker not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out waiting for %r; got %r" % (marker, buf[-2000:]))
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            raise AssertionError("connection closed before %r; got %r" % (marker, buf[-2000:]))
+        buf += data
+    return buf
+
+
+def raw_http(port, request, timeout=REQ_TIMEOUT):
+    """Send raw bytes to 127.0.0.1:port and read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        data, closed = recv_until_closed(s, timeout)
+    assert closed, "server kept the connection open; got %r" % data[:2000]
+    return data
+
+
+def split_response(raw):
+    """Split a raw HTTP/1.x response into (status_line, headers dict lower-cased, body)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers.setdefault(k.strip().lower(), []).append(v.strip())
+    return lines[0], {k: ", ".join(v) for k, v in headers.items()}, body
+
+
+def dechunk(body):
+    """Decode a chunked transfer-coded body (trailers ignored)."""
+    out = b""
+    while True:
+        line, _, body = body.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            return out
+        out += body[:size]
+        assert body[size:size + 2] == b"\r\n", "bad chunk framing"
+        body = body[size + 2:]
+
+
+def uwsgi_packet(vars_, body=b"", modifier1=0, modifier2=0):
+    """A uwsgi-protocol request: 4-byte header, then key/value pairs, then the body."""
+    payload = b""
+    for k, v in vars_.items():
+        kb, vb = k.encode("latin-1"), v.encode("latin-1")
+        payload += struct.pack("<H", len(kb)) + kb + struct.pack("<H", len(vb)) + vb
+    return struct.pack("<BHB", modifier1, len(payload), modifier2) + payload + body
+
+
+# The async engines, as command-line options, for tests parametrized over them.
+ENGINES = {
+    "sync": [],
+    "async": ["--async", "4"],
+    "ugreen": ["--async", "4", "--ugreen"],
+    "greenlet": ["--async", "4", "--greenlet"],
+    "gevent": ["--gevent", "4"],
+}
+
+
+def engine_params(*names):
+    """pytest.param lists of engine options, e.g. engine_params("ugreen", "greenlet")."""
+    import pytest
+    return [pytest.param(ENGINES[n], id=n) for n in names]
