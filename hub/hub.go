@@ -219,51 +219,35 @@ func (h *Hub) loop() {
 }
 
 // takeMail moves queued requests onto free cores and resumes drained ones.
+// Requests beyond the free cores go back to the front of the queue; a
+// core that frees raises the flag again.
 func (h *Hub) takeMail() {
 	if atomic.LoadInt32(h.flag) == 0 {
 		return
 	}
 	h.mu.Lock()
 	q := h.queue
-	i := 0
-	for ; i < len(q); i++ {
-		m := q[i]
-		if m.req != nil {
-			if len(h.free) == 0 {
-				break
-			}
+	h.queue = nil
+	atomic.StoreInt32(h.flag, 0) // posts from now on raise it again
+	h.mu.Unlock()
+	var left []mail
+	for _, m := range q {
+		switch {
+		case m.req == nil:
+			h.undrain(m.drained - 1)
+		case len(h.free) == 0:
+			left = append(left, m)
+		default:
 			id := h.free[len(h.free)-1]
 			h.free = h.free[:len(h.free)-1]
-			h.mu.Unlock()
 			h.startRequest(id, m.req)
-			h.mu.Lock()
-		} else {
-			h.mu.Unlock()
-			h.undrain(m.drained - 1)
-			h.mu.Lock()
 		}
 	}
-	rest := copy(q, q[i:])
-	for j := rest; j < len(q); j++ {
-		q[j] = mail{}
+	if len(left) > 0 {
+		h.mu.Lock()
+		h.queue = append(left, h.queue...)
+		h.mu.Unlock()
 	}
-	h.queue = q[:rest]
-	// requests still queued (no free core) keep the flag up only when a
-	// core frees; keep it raised if drain messages are left
-	if rest == 0 {
-		atomic.StoreInt32(h.flag, 0)
-	} else {
-		stuck := true
-		for _, m := range h.queue {
-			if m.req == nil {
-				stuck = false
-			}
-		}
-		if stuck {
-			atomic.StoreInt32(h.flag, 0)
-		}
-	}
-	h.mu.Unlock()
 }
 
 func (h *Hub) startRequest(id int, req *exchange.Request) {

@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 	case "watcher":
 		os.Exit(watcher())
 	}
+	// A race-enabled binary sleeps 1 s at exit (TSan's atexit_sleep_ms):
+	// spare the masters and workers the tests start.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	// Orphans (workers whose master the tests SIGKILL) come back to the
 	// test runner, which reaps them: no zombies left, and "gone" is exact.
 	const prSetChildSubreaper = 36
@@ -97,6 +100,9 @@ func fakeWorker(w *Worker) int {
 		<-WatchMaster(w.MasterPID)
 		os.Exit(3)
 	}()
+	// The master logs "spawned" once the process exists; the tests wait
+	// for this line before they send signals the worker must handle.
+	fmt.Fprintf(os.Stderr, "test worker %d (pid: %d) ready\n", w.ID, os.Getpid())
 	if os.Getenv(envWorkerMode) == "crashstart" {
 		time.Sleep(20 * time.Millisecond)
 		dieBy(syscall.SIGSEGV)
@@ -207,7 +213,7 @@ type logBuf struct {
 	lines []string
 }
 
-func (b *logBuf) add(l string) { b.mu.Lock(); b.lines = append(b.lines, l); b.mu.Unlock() }
+func (b *logBuf) add(l string) { b.mu.Lock(); b.lines = append(b.lines, l); if os.Getenv("DBG") != "" { fmt.Println(time.Now().Format("05.000"), l) }; b.mu.Unlock() }
 
 func (b *logBuf) snapshot() []string {
 	b.mu.Lock()
@@ -256,6 +262,7 @@ var (
 	reSpawned   = regexp.MustCompile(`^spawned uwsgo worker (\d+) \(pid: (\d+)\)$`)
 	reRespawned = regexp.MustCompile(`^Respawned uwsgo worker (\d+) \(new pid: (\d+)\)$`)
 	reAnySpawn  = regexp.MustCompile(`^(?:spawned|Respawned) uwsgo worker (\d+) \((?:new )?pid: (\d+)\)$`)
+	reReady     = regexp.MustCompile(`^test worker (\d+) \(pid: (\d+)\) ready$`)
 	reGoodbye   = regexp.MustCompile(`^goodbye to uwsgo\.$`)
 	reDamn      = regexp.MustCompile(`^DAMN ! worker (\d+) \(pid: (\d+)\) died, (.*) :\( trying respawn \.\.\.$`)
 )
@@ -320,6 +327,7 @@ func startMaster(t *testing.T, procs int, env ...string) *masterProc {
 	})
 	p.logs.waitN(t, reMaster, 1, 10*time.Second)
 	p.logs.waitN(t, reSpawned, procs, 10*time.Second)
+	p.logs.waitN(t, reReady, procs, 10*time.Second)
 	return p
 }
 
