@@ -120,7 +120,18 @@ func (r *Response) SendFile(f *os.File, offset, count int64) {
 // complete response could be produced (the consumer sends a 500 if no
 // head was sent, or cuts the connection otherwise).
 func (r *Response) Finish(err error) {
+	r.FinishWith(nil, err)
+}
+
+// FinishWith queues a last chunk and ends the response in one step, so
+// the consumer never sees the last bytes without the end (a client that
+// has all its bytes may hang up before a separate Finish arrives).
+func (r *Response) FinishWith(last []byte, err error) {
 	r.mu.Lock()
+	if len(last) > 0 {
+		r.chunks = append(r.chunks, last)
+		r.queued += len(last)
+	}
 	r.done = true
 	r.err = err
 	r.mu.Unlock()

@@ -289,12 +289,15 @@ func (h *Hub) handle(id int) {
 	if resp.Gone() {
 		core.Abort()
 	}
+	var last []byte // a finished core's last output goes out with the end
 	if ev&pyhost.EvOut != 0 {
 		if status, headers, ok := core.TakeHead(); ok {
 			resp.SetHead(&exchange.Head{Status: status, Headers: headers})
 		}
 		if out := core.TakeOutput(); out != nil {
-			if resp.Write(out, st.drainFn) && ev&pyhost.EvDone == 0 {
+			if ev&(pyhost.EvDone|pyhost.EvFile) == pyhost.EvDone {
+				last = out
+			} else if resp.Write(out, st.drainFn) && ev&pyhost.EvDone == 0 {
 				st.held = true
 				core.SetHold(true)
 			}
@@ -312,7 +315,7 @@ func (h *Hub) handle(id int) {
 			err = errApp
 		}
 		core.Release()
-		resp.Finish(err)
+		resp.FinishWith(last, err)
 		h.closeBody(st.req)
 		st.req = nil
 		st.seq++

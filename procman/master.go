@@ -444,8 +444,8 @@ func (m *master) onExit(ev exitEvent) {
 		if lived < healthyLife {
 			s.quickDeaths++
 			delay = backoff(s.quickDeaths)
-			damn += fmt.Sprintf("\n*** worker %d died %d time(s) in a row less than %v after its start: backing off, respawn in %v ***",
-				s.id, s.quickDeaths, healthyLife, delay)
+			damn += fmt.Sprintf("\n*** worker %d died %v after its start (%d in a row under %v): backing off, respawn in %v ***",
+				s.id, lived.Round(time.Millisecond), s.quickDeaths, healthyLife, delay)
 		} else {
 			s.quickDeaths = 0
 		}

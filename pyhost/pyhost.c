@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -207,6 +208,60 @@ int uw_load_app(const char *module, const char *wsgi_file, const char *callable,
 
 static void core_entry(void);
 
+/*
+ * A green thread that overflows its stack writes into a guard page. Say so
+ * in one line and die by SIGSEGV, as uWSGI does (the master respawns the
+ * worker). Any other fault goes on to Go's own handler, which was there
+ * first: Go relies on SIGSEGV for its nil-pointer panics.
+ */
+static struct sigaction go_segv, go_bus;
+
+static int in_guard_page(const char *addr, int *core) {
+	size_t ps = ug_page_size();
+	for (int i = 0; i < uw_the_hub.ncores; i++) {
+		uw_pycore *p = uw_the_hub.cores[i].py;
+		if (!p || !p->stack.base) continue;
+		if ((addr >= p->stack.base && addr < p->stack.base + ps) || (addr >= p->stack.hi && addr < p->stack.hi + ps)) {
+			*core = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void guard_fault(int sig, siginfo_t *si, void *uc) {
+	int core = -1;
+	if (in_guard_page(si->si_addr, &core)) {
+		char msg[160];
+		int n = snprintf(msg, sizeof msg,
+		                 "!!! uGreen stack overflow on core %d: guard page hit (raise --ugreen-stacksize); the worker dies !!!\n",
+		                 core);
+		if (n > 0) (void)!write(2, msg, (size_t)n);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	struct sigaction *prev = sig == SIGBUS ? &go_bus : &go_segv;
+	if (prev->sa_flags & SA_SIGINFO)
+		prev->sa_sigaction(sig, si, uc);
+	else if (prev->sa_handler != SIG_IGN && prev->sa_handler != SIG_DFL)
+		prev->sa_handler(sig);
+	else {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+}
+
+static void watch_guard_pages(void) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = guard_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART; /* the overflowed stack is unusable: run on the alternate one */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &go_segv);
+	sigaction(SIGBUS, &sa, &go_bus);
+}
+
 int uw_cores_init(char *err, size_t errlen) {
 	uw_hub *h = &uw_the_hub;
 	int n = G.s.ncores < 1 ? 1 : G.s.ncores;
@@ -240,6 +295,7 @@ int uw_cores_init(char *err, size_t errlen) {
 			p->fresh = 1;
 		}
 	}
+	if (h->engine == UW_ENGINE_UGREEN) watch_guard_pages();
 	G.cores_ready = 1;
 	return 0;
 }
@@ -416,6 +472,7 @@ static void async_step(uw_core *c) {
 	ts->context = p->context;
 	ts->context_ver++;
 	int more = wsgi_step(c);
+	c->switches++;
 	p->context = ts->context;
 	ts->context = saved;
 	ts->context_ver++;

@@ -88,6 +88,11 @@ func (h *fakeHub) serve(req *exchange.Request) {
 		head("200 OK")
 		r.Write([]byte("partial"), nil)
 		r.Finish(errors.New("boom"))
+	case "/fail-streaming":
+		head("200 OK")
+		r.Write([]byte("partial"), nil)
+		<-h.gate
+		r.Finish(errors.New("boom"))
 	case "/bad-status":
 		head("abc")
 		r.Write([]byte("x"), nil)

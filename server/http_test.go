@@ -276,6 +276,20 @@ func TestHTTPErrors(t *testing.T) {
 	if err == nil {
 		t.Error("error after head: response ended cleanly")
 	}
+	// Once output has been flushed, the chunked body must not end cleanly.
+	resp, err = c.Get("http://" + ts.addr + "/fail-streaming")
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := make([]byte, len("partial"))
+	if _, err := io.ReadFull(resp.Body, part); err != nil {
+		t.Fatal(err)
+	}
+	ts.release()
+	if _, err = io.ReadAll(resp.Body); err == nil {
+		t.Error("error after streamed output: body ended cleanly")
+	}
+	resp.Body.Close()
 	if _, body := get(t, c, "http://"+ts.addr+"/ok"); body != "app:/ok" {
 		t.Errorf("after errors: %q", body)
 	}

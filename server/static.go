@@ -120,6 +120,10 @@ func (s *Server) lookupStatic(m StaticMap, rel string) staticHit {
 	defer root.Close()
 	h, isDir := openInRoot(root, m.Dir, name)
 	if !isDir {
+		if h.state == staticFile && strings.HasSuffix(rel, "/") {
+			h.f.Close() // "file.txt/" names no file (stat gives ENOTDIR)
+			return staticHit{}
+		}
 		return h
 	}
 	for _, idx := range s.cfg.StaticIndex {

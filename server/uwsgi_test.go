@@ -163,6 +163,16 @@ func TestUwsgiErrors(t *testing.T) {
 	if b, err := io.ReadAll(c); err == nil {
 		t.Errorf("error after head ended cleanly after %q", b)
 	}
+	c = uwsgiDial(t, ts.addr, uwsgiPacket(0, getVars("/fail-streaming")...), nil)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	if _, err := http.ReadResponse(br, nil); err != nil {
+		t.Fatal(err)
+	}
+	ts.release()
+	if b, err := io.ReadAll(br); err == nil {
+		t.Errorf("error after streamed output ended cleanly after %q", b)
+	}
 }
 
 func TestUwsgiFile(t *testing.T) {
