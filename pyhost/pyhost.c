@@ -485,6 +485,10 @@ static void async_step(uw_core *c) {
 int uw_run(void) {
 	uw_hub *h = &uw_the_hub;
 	h->nevents = 0;
+	/* Output of a core that keeps running is listed but does not end the
+	 * run: it goes out with the next event that needs Go (a wait, the end
+	 * of the request, a full buffer), or when the rounds run out. */
+	int urgent = 0;
 	for (int round = 0; round < h->max_rounds && h->rq_len > 0; round++) {
 		int n = h->rq_len;
 		for (int i = 0; i < n; i++) {
@@ -507,19 +511,26 @@ int uw_run(void) {
 				/* finished: Go releases it after taking its last output */
 				c->state = UW_PARKED;
 				event(c, UW_EV_DONE | (c->head_len || c->out_len ? UW_EV_OUT : 0));
+				urgent = 1;
 				continue;
 			}
-			if (c->head_len && !c->head_taken) event(c, UW_EV_OUT);
-			if (c->out_len) event(c, UW_EV_OUT);
-			if (c->file_fd >= 0) event(c, UW_EV_FILE);
+			if ((c->head_len && !c->head_taken) || c->out_len) {
+				event(c, UW_EV_OUT);
+				if (c->out_len >= 64 * 1024) urgent = 1;
+			}
+			if (c->file_fd >= 0) {
+				event(c, UW_EV_FILE);
+				urgent = 1;
+			}
 			if (c->nwait || c->timeout_ms >= 0) {
 				c->state = UW_PARKED;
 				event(c, UW_EV_WAIT);
+				urgent = 1;
 			} else {
 				runq_push(c);
 			}
 		}
-		if (h->nevents || h->mailbox_pending) break;
+		if (urgent || h->mailbox_pending) break;
 	}
 	return h->nevents;
 }

@@ -8,6 +8,7 @@
 /readlines          wsgi.input.readlines()
 /iter               list(wsgi.input)
 /nolength           three chunks and no Content-Length
+/slowstream         three chunks 0.2 s apart and no Content-Length
 /write              the write() callable, then a returned iterable
 /close?marker=PATH  an iterable whose close() creates the file PATH
 /error              raises before start_response
@@ -120,6 +121,16 @@ def application(environ, start_response):
         def gen():
             yield b"part1-"
             yield b"part2-"
+            yield b"part3"
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return gen()
+
+    if path == "/slowstream":
+        def gen():
+            yield b"part1-"
+            time.sleep(0.2)
+            yield b"part2-"
+            time.sleep(0.2)
             yield b"part3"
         start_response("200 OK", [("Content-Type", "text/plain")])
         return gen()
