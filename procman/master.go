@@ -121,6 +121,8 @@ type master struct {
 // fds 3, 4, ... and the UWSGO_* variables (see CurrentWorker). Each is
 // started with Pdeathsig=SIGKILL from one locked OS thread that lives as
 // long as the master, so no worker outlives a master that is SIGKILLed.
+// os.Executable drops Linux's " (deleted)" suffix, so after the binary is
+// rebuilt in place, respawned workers (a SIGHUP reload) run the new one.
 //
 // Signals:
 //
@@ -276,15 +278,23 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 		m.hb.reset(s.id)
 	}
 	cmd := &exec.Cmd{
-		Path:   m.exe,
-		Args:   m.argv,
-		Env:    m.workerEnv(s.id),
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
+		Path: m.exe,
+		Args: m.argv,
+		Env:  m.workerEnv(s.id),
 		SysProcAttr: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	// The workers share the master's stdio (pdb in an app wants the
+	// terminal); exec gives them /dev/null for any the master lacks.
+	if fdOpen(0) {
+		cmd.Stdin = os.Stdin
+	}
+	if fdOpen(1) {
+		cmd.Stdout = os.Stdout
+	}
+	if fdOpen(2) {
+		cmd.Stderr = os.Stderr
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, m.spec.Listeners...)
 	if m.hb != nil {
@@ -317,6 +327,13 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 		}
 		m.exitCh <- ev
 	}(s.id, s.pid)
+}
+
+// fdOpen reports whether fd is open: a master started with "<&-" must
+// still start workers.
+func fdOpen(fd int) bool {
+	var st syscall.Stat_t
+	return syscall.Fstat(fd, &st) == nil
 }
 
 func (m *master) workerEnv(id int) []string {

@@ -51,7 +51,7 @@ func readBody(src io.Reader, size int64, limit int) (body, error) {
 func spool(src io.Reader, head []byte, size int64) (body, error) {
 	f, err := os.CreateTemp("", "uwsgo-body-*")
 	if err != nil {
-		return body{}, err
+		return body{}, &spoolError{err}
 	}
 	os.Remove(f.Name())
 	fail := func(err error) (body, error) {
@@ -60,25 +60,51 @@ func spool(src io.Reader, head []byte, size int64) (body, error) {
 	}
 	n, err := f.Write(head)
 	if err != nil {
-		return fail(err)
+		return fail(&spoolError{err})
 	}
+	// A writer without ReadFrom keeps read errors (the client's) apart
+	// from write errors (ours).
+	dst := &spoolWriter{f: f}
 	var m int64
 	if size < 0 {
-		m, err = io.Copy(f, src)
+		m, err = io.Copy(dst, src)
 	} else {
-		m, err = io.CopyN(f, src, size-int64(n))
+		m, err = io.CopyN(dst, src, size-int64(n))
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
+	}
+	if dst.err != nil {
+		return fail(&spoolError{dst.err})
 	}
 	if err != nil {
 		return fail(shortBody(err))
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fail(err)
+		return fail(&spoolError{err})
 	}
 	return body{file: f, size: int64(n) + m}, nil
 }
+
+type spoolWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// spoolError is a failure on our side (temp dir full or missing), not the
+// client's.
+type spoolError struct{ err error }
+
+func (e *spoolError) Error() string { return "spooling request body to a file: " + e.err.Error() }
+func (e *spoolError) Unwrap() error { return e.err }
 
 // errShortBody marks a body that ended before its announced length.
 var errShortBody = errors.New("request body shorter than its Content-Length")

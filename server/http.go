@@ -61,10 +61,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	body, err := readBody(r.Body, r.ContentLength, s.cfg.PostBuffering)
 	if err != nil {
-		// The client sent less than it announced: nothing reaches the app.
+		// The client sent less than it announced (or we could not store
+		// it): nothing reaches the app.
 		s.logger.Printf("%s %s %s: reading request body: %v", rl.remote, r.Method, r.RequestURI, err)
 		w.Header().Set("Connection", "close")
-		http.Error(w, "Bad Request", http.StatusBadRequest)
+		if _, ours := err.(*spoolError); ours {
+			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		} else {
+			http.Error(w, "Bad Request", http.StatusBadRequest)
+		}
 		return
 	}
 	if len(r.TransferEncoding) > 0 {
@@ -84,14 +89,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 
 	sk := &httpSink{w: w, rc: http.NewResponseController(w), proto: r.Proto}
-	out := s.pump(r.Context().Done(), resp, sk)
+	out, done := s.pump(r.Context().Done(), resp, sk)
 	rl.status, rl.bodyBytes, rl.headers, rl.headerBytes = sk.code, sk.n, sk.nh, sk.hb
 	switch out {
 	case pumpFailedNoHead:
 		rl.status = http.StatusInternalServerError
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 	}
-	if out != pumpGone {
+	if done {
 		rl.core, rl.switches = resp.Core, resp.Switches
 	}
 	s.logRequest(&rl)
@@ -181,7 +186,7 @@ func (r *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.code == 0 {
 		r.code = http.StatusOK
 	}
-	n, err := io.Copy(r.ResponseWriter, src)
+	n, err := readFrom(r.ResponseWriter, src)
 	r.n += n
 	return n, err
 }

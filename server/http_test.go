@@ -21,6 +21,7 @@ func TestHTTPEnviron(t *testing.T) {
 	req.Header.Add("X-Multi", "a")
 	req.Header.Add("X-Multi", "b")
 	req.Header.Set("Content-Type", "text/weird")
+	req.Header["X_multi"] = []string{"spoofed"}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +50,9 @@ func TestHTTPEnviron(t *testing.T) {
 		if got, ok := v[k]; !ok || got != w {
 			t.Errorf("%s = %q (present %v), want %q", k, got, ok, w)
 		}
+	}
+	if n := strings.Count(strings.Join(r.Vars, "\x00"), "\x00HTTP_X_MULTI\x00"); n != 1 {
+		t.Errorf("HTTP_X_MULTI appears %d times (X_multi must be dropped)", n)
 	}
 	if p, err := strconv.Atoi(v["REMOTE_PORT"]); err != nil || p == 0 {
 		t.Errorf("REMOTE_PORT = %q", v["REMOTE_PORT"])
@@ -411,6 +415,9 @@ func TestHTTPUnixSocket(t *testing.T) {
 		t.Fatalf("body %q", body)
 	}
 	v := varsMap(ts.nextReq(t).Vars)
+	if v["REMOTE_ADDR"] != "" || v["REMOTE_PORT"] != "" {
+		t.Errorf("unix peer: REMOTE_ADDR %q REMOTE_PORT %q", v["REMOTE_ADDR"], v["REMOTE_PORT"])
+	}
 	if v["SERVER_NAME"] != "app.example" || v["SERVER_PORT"] != "8080" {
 		t.Errorf("SERVER_NAME %q SERVER_PORT %q", v["SERVER_NAME"], v["SERVER_PORT"])
 	}
@@ -423,4 +430,19 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestHTTPSpoolFailure(t *testing.T) {
+	ts := startServer(t, HTTP, func(c *Config) { c.PostBuffering = 10 })
+	t.Setenv("TMPDIR", t.TempDir()+"/missing")
+	resp, err := client(t).Post("http://"+ts.addr+"/echo", "text/plain", strings.NewReader(strings.Repeat("x", 100)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Errorf("status %d, want 500 when the body cannot be spooled", resp.StatusCode)
+	}
+	waitLog(t, ts.logs, "spooling request body")
+	ts.noReq(t)
 }

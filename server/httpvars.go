@@ -43,7 +43,10 @@ func httpVars(r *http.Request) []string {
 	// on map order.
 	keys := make([]string, 0, len(r.Header))
 	for k := range r.Header {
-		if k != "Content-Type" && k != "Content-Length" && k != "Host" {
+		// A name with "_" would pass for its "-" twin once converted
+		// (X_Forwarded_For as X-Forwarded-For): drop it, as nginx and
+		// Apache do by default.
+		if k != "Content-Type" && k != "Content-Length" && k != "Host" && !strings.Contains(k, "_") {
 			keys = append(keys, k)
 		}
 	}
@@ -100,10 +103,14 @@ func serverNamePort(r *http.Request) (name, port string) {
 	return name, port
 }
 
-// splitAddr splits "1.2.3.4:5678"; a unix-socket peer has no port.
+// splitAddr splits "1.2.3.4:5678". A unix-socket peer (net/http says
+// "@") has neither address nor port.
 func splitAddr(a string) (host, port string) {
 	if h, p, err := net.SplitHostPort(a); err == nil {
 		return h, p
+	}
+	if a == "@" {
+		return "", ""
 	}
 	return a, ""
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,5 +115,27 @@ func TestListenAbstract(t *testing.T) {
 	c.Close()
 	if !strings.HasPrefix(ln.Addr().String(), "@") {
 		t.Errorf("addr %q", ln.Addr())
+	}
+}
+
+// TestListenBacklog reads the backlog back with ss(8), which shows it as
+// a listening socket's Send-Q.
+func TestListenBacklog(t *testing.T) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("no ss")
+	}
+	ln, err := Listen("127.0.0.1:0", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	out, err := exec.Command("ss", "-ltnH", "sport = :"+port).Output()
+	if err != nil {
+		t.Skipf("ss: %v", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 3 || f[2] != "7" {
+		t.Errorf("ss says %q; want a backlog (Send-Q) of 7", out)
 	}
 }

@@ -27,7 +27,9 @@ const (
 // pump moves one response from the hub to the client until it is done or
 // the client is gone (gone closes or a write fails). Every request it
 // is given ends up counted as finished, now or when the hub lets go.
-func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) outcome {
+// done reports that the hub's Finish was seen, after which resp.Core and
+// resp.Switches may be read.
+func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) (out outcome, done bool) {
 	headSent := false
 	for {
 		b := resp.Take(headSent)
@@ -36,32 +38,32 @@ func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) ou
 				s.logger.Printf("bad response status %q: %v", b.Head.Status, err)
 				closeFiles(b.Files)
 				s.abandon(resp, b.Done)
-				return pumpFailedNoHead
+				return pumpFailedNoHead, b.Done
 			}
 			headSent = true
 		}
 		if !headSent && b.Done {
 			s.finished()
-			return pumpFailedNoHead
+			return pumpFailedNoHead, true
 		}
 		if headSent {
 			wrote, err := writeBatch(resp, sk, b)
 			if err != nil {
 				s.abandon(resp, b.Done)
-				return pumpGone
+				return pumpGone, b.Done
 			}
 			if b.Done {
 				s.finished()
 				if b.Err != nil {
-					return pumpFailedAfterHead
+					return pumpFailedAfterHead, true
 				}
-				return pumpOK // the caller flushes: net/http may then set Content-Length
+				return pumpOK, true // the caller flushes: net/http may then set Content-Length
 			}
 			// Flush per batch so a streaming app's output is seen at once.
 			if wrote {
 				if err := sk.flush(); err != nil {
 					s.abandon(resp, false)
-					return pumpGone
+					return pumpGone, false
 				}
 			}
 		}
@@ -69,7 +71,7 @@ func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) ou
 		case <-resp.Wait():
 		case <-gone:
 			s.abandon(resp, false)
-			return pumpGone
+			return pumpGone, false
 		}
 	}
 }
@@ -140,8 +142,18 @@ func copyFileSpan(w io.Writer, fs exchange.FileSpan) (int64, error) {
 	if _, err := f.Seek(fs.Offset, io.SeekStart); err != nil && fs.Offset != 0 {
 		return 0, err // a pipe cannot seek; that only matters past offset 0
 	}
-	if fs.Count < 0 {
-		return io.Copy(w, f)
+	var src io.Reader = f
+	if fs.Count >= 0 {
+		src = io.LimitReader(f, fs.Count)
 	}
-	return io.Copy(w, io.LimitReader(f, fs.Count))
+	return readFrom(w, src)
+}
+
+// readFrom calls w's ReadFrom directly: io.Copy would first try
+// os.File.WriteTo, which hides the file from net/http's sendfile check.
+func readFrom(w io.Writer, src io.Reader) (int64, error) {
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(w, src)
 }

@@ -126,7 +126,7 @@ func (w *rawResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if err := w.bw.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(w.conn, src)
+	n, err := readFrom(w.conn, src)
 	w.n += n
 	return n, err
 }

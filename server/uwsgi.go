@@ -7,9 +7,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uwsgo/uwsgo/exchange"
+)
+
+// Buffers are reused: a uwsgi connection carries a single request, so
+// per-connection buffers would be per-request garbage.
+var (
+	uwsgiReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	uwsgiWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
 )
 
 // uwsgiConn is one uwsgi-protocol connection: one request, one response,
@@ -90,7 +98,9 @@ func (s *Server) handleUwsgi(nc net.Conn) {
 	defer s.untrack(c)
 
 	nc.SetReadDeadline(time.Now().Add(readHeaderTimeout))
-	br := bufio.NewReaderSize(nc, 4096)
+	br := uwsgiReaders.Get().(*bufio.Reader)
+	br.Reset(nc)
+	defer func() { br.Reset(nil); uwsgiReaders.Put(br) }()
 	if _, err := br.Peek(1); err != nil || !s.activate(c) {
 		return // closed without a request (a health check) or by Shutdown
 	}
@@ -115,7 +125,9 @@ func (s *Server) handleUwsgi(nc net.Conn) {
 		start: start, remote: v[6], user: v[7], method: method, uri: uri, proto: proto,
 		vars: len(vars) / 2, varsBytes: size,
 	}
-	bw := bufio.NewWriterSize(nc, 16<<10)
+	bw := uwsgiWriters.Get().(*bufio.Writer)
+	bw.Reset(nc)
+	defer func() { bw.Reset(nil); uwsgiWriters.Put(bw) }()
 
 	if len(s.statics) > 0 && (method == http.MethodGet || method == http.MethodHead) {
 		if h := s.findStatic(pathInfo); h.state != staticMiss {
@@ -153,7 +165,7 @@ func (s *Server) handleUwsgi(nc net.Conn) {
 		Vars: vars, Scheme: uwsgiScheme(v[8], v[9]), Body: b.mem, BodyFile: b.file, Resp: resp,
 	})
 	sk := &rawSink{conn: nc, bw: bw, proto: proto}
-	out := s.pump(gone, resp, sk)
+	out, done := s.pump(gone, resp, sk)
 	rl.status, rl.bodyBytes, rl.headers, rl.headerBytes = sk.code, sk.n, sk.nh, sk.hb
 	switch out {
 	case pumpOK:
@@ -172,7 +184,7 @@ func (s *Server) handleUwsgi(nc net.Conn) {
 			tc.SetLinger(0)
 		}
 	}
-	if out != pumpGone {
+	if done {
 		rl.core, rl.switches = resp.Core, resp.Switches
 	}
 	s.logRequest(&rl)

@@ -130,6 +130,7 @@ class Server:
             stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True)
         self.pgid = self.proc.pid
         self.stopped = False
+        self.reported = False   # its log is already in a failure message
 
     def log(self):
         """Everything the server printed so far (stdout and stderr, interleaved)."""
@@ -158,11 +159,13 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.reported = True
                 pytest.fail("uwsgo exited with code %s before accepting on port %d\n%s"
                             % (self.proc.returncode, self.port, self.describe()), pytrace=False)
             if port_accepts(self.port):
                 return
             time.sleep(0.05)
+        self.reported = True
         pytest.fail("uwsgo did not accept on port %d within %g s\n%s"
                     % (self.port, timeout, self.describe()), pytrace=False)
 
@@ -248,7 +251,7 @@ def uwsgo(request, tmp_path):
     problems = []
     for srv in servers:
         p = srv.stop()
-        if p or _test_failed(request):
+        if (p or _test_failed(request)) and not srv.reported:
             print("\n" + srv.describe())
         if p:
             problems.append("; ".join(p) + "\n" + srv.describe())

@@ -321,6 +321,19 @@ def test_raw_chunked_framing(srv):
     assert dechunk(body) == b"part1-part2-part3"
 
 
+def test_streaming_first_chunk_is_sent_early(srv):
+    # one core, no async: the app blocks between yields, and what it yielded
+    # before must reach the client meanwhile
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT) as s:
+        t0 = time.monotonic()
+        s.sendall(b"GET /slowstream?gap=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        recv_until(s, b"part1-")
+        t_first = time.monotonic() - t0
+        rest, closed = recv_until_closed(s)
+    assert t_first < 0.8, "the first chunk came after %.2f s, with the whole response" % t_first
+    assert b"part3" in rest
+
+
 def test_write_callable(srv):
     r = requests.get(srv.url + "/write", timeout=REQ_TIMEOUT)
     assert r.status_code == 200

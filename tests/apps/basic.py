@@ -8,7 +8,7 @@
 /readlines          wsgi.input.readlines()
 /iter               list(wsgi.input)
 /nolength           three chunks and no Content-Length
-/slowstream         three chunks 0.2 s apart and no Content-Length
+/slowstream?gap=S  three chunks S (default 0.2) seconds apart, no Content-Length
 /write              the write() callable, then a returned iterable
 /close?marker=PATH  an iterable whose close() creates the file PATH
 /error              raises before start_response
@@ -127,10 +127,11 @@ def application(environ, start_response):
 
     if path == "/slowstream":
         def gen():
+            gap = float(q.get("gap", "0.2"))
             yield b"part1-"
-            time.sleep(0.2)
+            time.sleep(gap)
             yield b"part2-"
-            time.sleep(0.2)
+            time.sleep(gap)
             yield b"part3"
         start_response("200 OK", [("Content-Type", "text/plain")])
         return gen()
