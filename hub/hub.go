@@ -68,14 +68,14 @@ type mail struct {
 }
 
 type coreState struct {
-	req      *exchange.Request
-	seq      uint64 // bumped at each park: stale timers and fd events are ignored
-	waiting  bool   // parked on fds/timeout
-	held     bool   // parked because the client is slow
-	fds      []pyhost.FdWait
-	started  time.Time
-	drainFn  func()
-	reqSeq   uint64
+	req     *exchange.Request
+	seq     uint64 // bumped at each park: stale timers and fd events are ignored
+	waiting bool   // parked on fds/timeout
+	held    bool   // parked because the client is slow
+	fds     []pyhost.FdWait
+	started time.Time
+	drainFn func()
+	reqSeq  uint64
 }
 
 type fdWaiters struct {

@@ -485,9 +485,8 @@ static void async_step(uw_core *c) {
 int uw_run(void) {
 	uw_hub *h = &uw_the_hub;
 	h->nevents = 0;
-	/* Output of a core that keeps running is listed but does not end the
-	 * run: it goes out with the next event that needs Go (a wait, the end
-	 * of the request, a full buffer), or when the rounds run out. */
+	/* Pure suspends stay in here; anything Go must act on ends the run
+	 * after the current round. */
 	int urgent = 0;
 	for (int round = 0; round < h->max_rounds && h->rq_len > 0; round++) {
 		int n = h->rq_len;
@@ -515,8 +514,9 @@ int uw_run(void) {
 				continue;
 			}
 			if ((c->head_len && !c->head_taken) || c->out_len) {
+				/* what the app yielded goes out now: it may sleep next */
 				event(c, UW_EV_OUT);
-				if (c->out_len >= 64 * 1024) urgent = 1;
+				urgent = 1;
 			}
 			if (c->file_fd >= 0) {
 				event(c, UW_EV_FILE);

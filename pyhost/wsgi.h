@@ -350,14 +350,21 @@ static int wsgi_next(uw_core *c) {
 	return r < 0 ? -1 : 1;
 }
 
+/* a list or tuple body is already computed: nothing to wait for between items */
+static int body_is_computed(uw_core *c) {
+	PyObject *res = ((uw_pycore *)c->py)->result;
+	return PyList_CheckExact(res) || PyTuple_CheckExact(res);
+}
+
 /* uGreen: the whole request, on the core's own stack */
 static void wsgi_run_request(uw_core *c) {
 	int r = wsgi_call_app(c);
 	if (r == 0) {
+		int computed = body_is_computed(c);
 		while (!c->aborted && (r = wsgi_next(c)) == 1) {
 			/* every yield gives the other cores a turn; an empty yield
 			 * after wait_fd_read, wait_fd_write or async_sleep parks it */
-			core_suspend(c);
+			if (!computed) core_suspend(c);
 		}
 	}
 	if (r < 0) wsgi_failed(c);
@@ -377,6 +384,8 @@ static int wsgi_step(uw_core *c) {
 	} else {
 		r = 0;
 	}
+	/* a computed body goes out whole, with the end of the request */
+	while (r == 1 && p->iter && !c->aborted && body_is_computed(c)) r = wsgi_next(c);
 	if (r == 1) return 1;
 	if (r < 0) wsgi_failed(c);
 	wsgi_finish(c);

@@ -33,6 +33,13 @@ func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) (o
 	headSent := false
 	for {
 		b := resp.Take(headSent)
+		if b.Head != nil && b.Done && b.Err != nil {
+			// The app failed before any of its response reached the
+			// client: a 500 says so better than a cut connection.
+			closeFiles(b.Files)
+			s.finished()
+			return pumpFailedNoHead, true
+		}
 		if b.Head != nil {
 			if err := sk.head(b.Head); err != nil {
 				s.logger.Printf("bad response status %q: %v", b.Head.Status, err)
