@@ -137,7 +137,11 @@ func (h *Hub) thread() {
 	if err != nil {
 		return
 	}
-	h.loop()
+	if h.cfg.Python.Engine == pyhost.EngineGevent {
+		h.loopGevent()
+	} else {
+		h.loop()
+	}
 	close(h.stopped)
 }
 
@@ -152,6 +156,7 @@ func (h *Hub) setup() error {
 	if err = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, h.efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(h.efd)}); err != nil {
 		return fmt.Errorf("epoll: %w", err)
 	}
+	h.cfg.Python.EventFD = h.efd
 	if err = pyhost.Start(h.cfg.Python); err != nil {
 		return err
 	}
@@ -215,6 +220,41 @@ func (h *Hub) loop() {
 			h.fdReady(int(ev.Fd), ev.Events)
 		}
 		h.fireTimers()
+	}
+}
+
+// loopGevent is the hub loop when gevent's loop is the event loop: the
+// eventfd is one of its watchers, and each request is a greenlet.
+func (h *Hub) loopGevent() {
+	var buf [8]byte
+	for {
+		if h.cfg.Beat != nil {
+			h.cfg.Beat(h.busy > 0)
+		}
+		h.takeMail()
+		if h.stop.Load() && h.busy == 0 {
+			h.mu.Lock()
+			empty := len(h.queue) == 0
+			h.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+		timeout := -1
+		if h.cfg.Beat != nil {
+			timeout = 1000
+		}
+		h.sleeping.Store(true)
+		if atomic.LoadInt32(h.flag) != 0 || (h.stop.Load() && h.busy == 0) {
+			timeout = 0
+		}
+		ids := pyhost.GeventTurn(timeout)
+		h.sleeping.Store(false)
+		unix.Read(h.efd, buf[:])
+		pyhost.GeventRearm()
+		for _, id := range ids {
+			h.handle(int(id))
+		}
 	}
 }
 
@@ -342,7 +382,7 @@ func (h *Hub) undrain(id int) {
 	st.held = false
 	core := pyhost.CoreAt(id)
 	core.SetHold(false)
-	if core.Parked() && !st.waiting {
+	if h.cfg.Python.Engine != pyhost.EngineGevent && core.Parked() && !st.waiting {
 		core.Resume(-1, false)
 	}
 }

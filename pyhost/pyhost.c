@@ -42,6 +42,8 @@ typedef struct uw_pycore {
 	int fresh; /* the green thread has not run yet */
 	/* plain async: the request's contextvars context */
 	PyObject *context;
+	/* greenlet engine: the request's greenlet */
+	PyObject *greenlet;
 } uw_pycore;
 
 static struct {
@@ -61,6 +63,23 @@ static struct {
 
 static uw_core *uw_current_core(void);
 static void core_suspend(uw_core *c);
+
+/* engines.h */
+struct gevent_setup_args {
+	int efd;
+	char *err;
+	size_t errlen;
+	int ret;
+};
+static int uses_loop_stack(void);
+static int loop_stack_init(char *err, size_t errlen);
+static void on_loop_stack(void (*fn)(void *), void *arg);
+static int greenlet_api(char *err, size_t errlen);
+static void gevent_setup_tramp(void *a);
+static void gevent_spawn(uw_core *c);
+static void greenlet_suspend(uw_core *c);
+static void gevent_suspend(uw_core *c);
+static void greenlet_resume(uw_core *c);
 
 #include "input.h"
 #include "wsgi.h"
@@ -157,7 +176,7 @@ static const char loader_src[] =
 	"        return mod\n"
 	"    return importlib.import_module(module)\n";
 
-int uw_load_app(const char *module, const char *wsgi_file, const char *callable, char *err, size_t errlen) {
+static int load_app_impl(const char *module, const char *wsgi_file, const char *callable, char *err, size_t errlen) {
 	PyObject *globals = PyDict_New();
 	PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
 	PyObject *r = PyRun_String(loader_src, Py_file_input, globals, globals);
@@ -296,6 +315,13 @@ int uw_cores_init(char *err, size_t errlen) {
 		}
 	}
 	if (h->engine == UW_ENGINE_UGREEN) watch_guard_pages();
+	if (uses_loop_stack() && loop_stack_init(err, errlen)) return -1;
+	if (h->engine == UW_ENGINE_GREENLET && greenlet_api(err, errlen)) return -1;
+	if (h->engine == UW_ENGINE_GEVENT) {
+		struct gevent_setup_args a = {G.s.efd, err, errlen, -1};
+		on_loop_stack(gevent_setup_tramp, &a);
+		if (a.ret) return -1;
+	}
 	G.cores_ready = 1;
 	return 0;
 }
@@ -322,7 +348,7 @@ static void event(uw_core *c, int bits) {
 
 static PyObject *latin1(const char *s, int len) { return PyUnicode_DecodeLatin1(s, len, NULL); }
 
-int uw_core_start(int id, const char *vars, const int *lens, int n, const char *scheme,
+static int core_start_impl(int id, const char *vars, const int *lens, int n, const char *scheme,
                   const char *body, size_t body_len, int body_fd) {
 	uw_core *c = &uw_the_hub.cores[id];
 	uw_pycore *p = c->py;
@@ -388,7 +414,10 @@ int uw_core_start(int id, const char *vars, const int *lens, int n, const char *
 	c->failed = 0;
 	c->aborted = 0;
 	c->switches = 0;
-	runq_push(c);
+	if (uw_the_hub.engine == UW_ENGINE_GEVENT)
+		gevent_spawn(c);
+	else
+		runq_push(c);
 	return 0;
 }
 
@@ -405,7 +434,7 @@ static void note_resume(uw_core *c) {
 	}
 }
 
-void uw_core_resume(int id) {
+static void core_resume_impl(int id) {
 	uw_core *c = &uw_the_hub.cores[id];
 	if (c->state == UW_PARKED) {
 		note_resume(c);
@@ -413,7 +442,7 @@ void uw_core_resume(int id) {
 	}
 }
 
-void uw_core_release(int id) {
+static void core_release_impl(int id) {
 	uw_core *c = &uw_the_hub.cores[id];
 	uw_pycore *p = c->py;
 	Py_CLEAR(p->environ);
@@ -426,6 +455,8 @@ void uw_core_release(int id) {
 	c->in_events = 0;
 	c->state = UW_FREE;
 }
+
+#include "engines.h"
 
 /* ------------------------------------------------------------- engines */
 
@@ -441,8 +472,16 @@ static void core_entry(void) {
 	}
 }
 
-/* core_suspend leaves the running green thread for the hub. */
+/* core_suspend leaves the running core for the hub. */
 static void core_suspend(uw_core *c) {
+	switch (uw_the_hub.engine) {
+	case UW_ENGINE_GREENLET:
+		greenlet_suspend(c);
+		return;
+	case UW_ENGINE_GEVENT:
+		gevent_suspend(c);
+		return;
+	}
 	uw_pycore *p = c->py;
 	PyThreadState *ts = G.tstate;
 	c->switches++;
@@ -482,7 +521,7 @@ static void async_step(uw_core *c) {
 	}
 }
 
-int uw_run(void) {
+static int run_impl(void) {
 	uw_hub *h = &uw_the_hub;
 	h->nevents = 0;
 	/* Pure suspends stay in here; anything Go must act on ends the run
@@ -502,6 +541,8 @@ int uw_run(void) {
 			G.current = c;
 			if (h->engine == UW_ENGINE_UGREEN)
 				ugreen_resume(c);
+			else if (h->engine == UW_ENGINE_GREENLET)
+				greenlet_resume(c);
 			else
 				async_step(c);
 			G.current = NULL;
@@ -547,3 +588,73 @@ int uw_wait(int epfd, void *events, int max, int timeout_ms) {
 void uw_log_exception(void) {
 	if (PyErr_Occurred()) PyErr_Print();
 }
+
+/* ------------------------------------------------ entry points from Go */
+
+/* Every entry point that runs Python goes through on_loop_stack, which
+ * with the greenlet and gevent engines moves onto the private loop stack. */
+
+struct load_args {
+	const char *module, *wsgi_file, *callable;
+	char *err;
+	size_t errlen;
+	int ret;
+};
+
+static void load_app_tramp(void *a) {
+	struct load_args *l = a;
+	if (G.s.gevent_early) monkey_patch();
+	l->ret = load_app_impl(l->module, l->wsgi_file, l->callable, l->err, l->errlen);
+	/* uWSGI patches before the app starts, not before it loads */
+	if (l->ret == 0 && G.s.gevent_monkey && !G.s.gevent_early) monkey_patch();
+}
+
+int uw_load_app(const char *module, const char *wsgi_file, const char *callable, char *err, size_t errlen) {
+	struct load_args l = {module, wsgi_file, callable, err, errlen, -1};
+	on_loop_stack(load_app_tramp, &l);
+	return l.ret;
+}
+
+struct start_args {
+	int id;
+	const char *vars;
+	const int *lens;
+	int n;
+	const char *scheme;
+	const char *body;
+	size_t body_len;
+	int body_fd;
+	int ret;
+};
+
+static void core_start_tramp(void *a) {
+	struct start_args *s = a;
+	s->ret = core_start_impl(s->id, s->vars, s->lens, s->n, s->scheme, s->body, s->body_len, s->body_fd);
+}
+
+int uw_core_start(int id, const char *vars, const int *lens, int n, const char *scheme,
+                  const char *body, size_t body_len, int body_fd) {
+	struct start_args s = {id, vars, lens, n, scheme, body, body_len, body_fd, -1};
+	on_loop_stack(core_start_tramp, &s);
+	return s.ret;
+}
+
+static void core_resume_tramp(void *a) { core_resume_impl(*(int *)a); }
+static void core_release_tramp(void *a) { core_release_impl(*(int *)a); }
+
+void uw_core_resume(int id) { on_loop_stack(core_resume_tramp, &id); }
+void uw_core_release(int id) { on_loop_stack(core_release_tramp, &id); }
+
+static void run_tramp(void *a) { *(int *)a = run_impl(); }
+
+int uw_run(void) {
+	int n = 0;
+	on_loop_stack(run_tramp, &n);
+	return n;
+}
+
+void uw_gevent_turn(int timeout_ms) {
+	on_loop_stack(gevent_turn, &timeout_ms);
+}
+
+void uw_gevent_rearm(void) { gevent_kicked = 0; }

@@ -26,6 +26,7 @@ const (
 	EngineAsync    Engine = C.UW_ENGINE_ASYNC    // a core runs until its iterator yields
 	EngineUGreen   Engine = C.UW_ENGINE_UGREEN   // each core has its own C stack
 	EngineGreenlet Engine = C.UW_ENGINE_GREENLET // each core is a greenlet
+	EngineGevent   Engine = C.UW_ENGINE_GEVENT   // gevent's loop runs the requests, a greenlet each
 )
 
 // Switch modes for uGreen.
@@ -46,6 +47,10 @@ type Settings struct {
 	NumProc    int
 	MasterPID  int
 	Version    string
+	// gevent
+	GeventMonkey bool // patch_all() after the app loads
+	GeventEarly  bool // patch_all() before the app loads
+	EventFD      int  // the hub's eventfd, which gevent's loop watches
 }
 
 func errFrom(buf []byte) error {
@@ -77,6 +82,9 @@ func Start(s Settings) error {
 	cs.numproc = C.int(s.NumProc)
 	cs.masterpid = C.int(s.MasterPID)
 	cs.version = C.CString(s.Version)
+	cs.gevent_monkey = cbool(s.GeventMonkey)
+	cs.gevent_early = cbool(s.GeventEarly)
+	cs.efd = C.int(s.EventFD)
 	// the strings stay allocated: the interpreter keeps using them
 	errbuf := make([]byte, 1024)
 	if C.uw_start(&cs, (*C.char)(unsafe.Pointer(&errbuf[0])), C.size_t(len(errbuf))) != 0 {
@@ -287,3 +295,26 @@ func (k Core) Resume(readyFD int, timedOut bool) {
 
 // Release returns a finished core to the free pool.
 func (k Core) Release() { C.uw_core_release(k.c.id) }
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// GeventTurn runs gevent's loop until the eventfd fires or timeoutMs
+// passes (-1: no timeout), then returns the ids of cores with events.
+// The GIL stays held: gevent's loop releases it while it polls.
+func GeventTurn(timeoutMs int) []int32 {
+	C.uw_gevent_turn(C.int(timeoutMs))
+	n := int(C.uw_the_hub.nevents)
+	C.uw_the_hub.nevents = 0
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(C.uw_the_hub.events)), n)
+}
+
+// GeventRearm tells the C side the eventfd was drained.
+func GeventRearm() { C.uw_gevent_rearm() }

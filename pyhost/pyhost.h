@@ -13,6 +13,8 @@ typedef struct uw_settings {
 	int stack_pages;   /* uGreen stack size, in pages */
 	int switch_mode;   /* UG_SWITCH_* */
 	int worker_id, numproc, masterpid;
+	int gevent_monkey, gevent_early; /* --gevent-monkey-patch, --gevent-early-monkey-patch */
+	int efd;           /* gevent: the hub's eventfd, watched by gevent's loop */
 	const char *version;
 } uw_settings;
 
@@ -35,6 +37,11 @@ void uw_core_resume(int id);
 /* uw_run runs the runqueue until a core has an event for Go (listed in
  * uw_the_hub.events), the mailbox has work, or max_rounds rounds pass. */
 int uw_run(void);
+
+/* uw_gevent_turn runs gevent's loop until the eventfd fires or the timeout. */
+void uw_gevent_turn(int timeout_ms);
+/* uw_gevent_rearm: Go drained the eventfd; the next event writes it again. */
+void uw_gevent_rearm(void);
 
 /* uw_wait releases the GIL and waits on epfd (epoll_wait). */
 int uw_wait(int epfd, void *events, int max, int timeout_ms);

@@ -15,6 +15,14 @@
 #include <sys/un.h>
 
 static uw_core *core_or_raise(const char *fn) {
+	if (uw_the_hub.engine == UW_ENGINE_GEVENT) {
+		/* the gevent document: mixing the two is explicitly forbidden */
+		PyErr_Format(PyExc_RuntimeError,
+		             "uwsgi.%s() cannot be used with --gevent: mixing uWSGI's async API with gevent's "
+		             "is forbidden; use gevent's own (gevent.sleep, gevent.socket, gevent.select)",
+		             fn);
+		return NULL;
+	}
 	uw_core *c = uw_current_core();
 	if (!c)
 		PyErr_Format(PyExc_RuntimeError,
@@ -32,7 +40,7 @@ static PyObject *uwm_suspend(PyObject *self, PyObject *unused) {
 	(void)unused;
 	uw_core *c = core_or_raise("suspend");
 	if (!c) return NULL;
-	if (uw_the_hub.engine == UW_ENGINE_UGREEN) core_suspend(c);
+	if (uw_the_hub.engine == UW_ENGINE_UGREEN || uw_the_hub.engine == UW_ENGINE_GREENLET) core_suspend(c);
 	Py_RETURN_TRUE;
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -128,22 +129,25 @@ func banner(o *config.Options, specs []socketSpec, lns []net.Listener) {
 	for i, s := range specs {
 		fmt.Fprintf(os.Stderr, "%s socket %d bound to %s (listen backlog %d)\n", kindName(s.kind), i, lns[i].Addr(), o.Listen)
 	}
-	cores := o.Async
-	if cores < 1 {
-		cores = 1
-	}
+	engine, cores := engineFor(o)
 	mode := "preforking"
-	if o.Async > 0 {
+	if cores > 1 || engine != pyhost.EngineAsync {
 		mode = "async"
 	}
 	fmt.Fprintf(os.Stderr, "*** Operational MODE: %s ***\n", mode)
-	switch {
-	case o.UGreen:
+	switch engine {
+	case pyhost.EngineUGreen:
 		fmt.Fprintf(os.Stderr, "uGreen: %d green threads, stack %d KiB (%d pages) with guard pages, %s switch\n",
 			cores, o.UGreenStackPages*os.Getpagesize()/1024, o.UGreenStackPages, o.UGreenSwitch)
-	case o.Async > 1:
-		fmt.Fprintf(os.Stderr, "async: %d cores\n", cores)
-		fmt.Fprintf(os.Stderr, "*** WARNING: async mode without a suspend engine (--ugreen): uwsgi.suspend() does nothing, the app must yield to let other cores run ***\n")
+	case pyhost.EngineGreenlet:
+		fmt.Fprintf(os.Stderr, "greenlet engine: %d cores\n", cores)
+	case pyhost.EngineGevent:
+		fmt.Fprintf(os.Stderr, "gevent loop engine: %d async cores (monkey patching: %v)\n", cores, o.GeventMonkey || o.GeventEarly)
+	default:
+		if cores > 1 {
+			fmt.Fprintf(os.Stderr, "async: %d cores\n", cores)
+			fmt.Fprintf(os.Stderr, "*** WARNING: async mode without a suspend engine (--ugreen or --greenlet): uwsgi.suspend() does nothing, the app must yield to let other cores run ***\n")
+		}
 	}
 	if o.Processes > 1 || o.Master {
 		fmt.Fprintf(os.Stderr, "master process enabled, %d worker(s)\n", o.Processes)
@@ -160,33 +164,23 @@ func exePath() string {
 
 // runWorker runs one worker: the hub (interpreter) and the network plane.
 func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
-	engine := pyhost.EngineAsync
-	switch {
-	case o.Greenlet:
-		return fmt.Errorf("--greenlet is not available in this build yet; use --ugreen")
-	case o.Gevent > 0:
-		return fmt.Errorf("--gevent is not available in this build yet; use --ugreen")
-	case o.UGreen:
-		engine = pyhost.EngineUGreen
-	}
-	cores := o.Async
-	if cores < 1 {
-		cores = 1
-	}
+	engine, cores := engineFor(o)
 	switchMode := pyhost.SwitchFast
 	if o.UGreenSwitch == config.SwitchSwapcontext {
 		switchMode = pyhost.SwitchSwapcontext
 	}
 	settings := pyhost.Settings{
-		Program:    exePath(),
-		PythonPath: o.PythonPath,
-		Engine:     engine,
-		Cores:      cores,
-		StackPages: o.UGreenStackPages,
-		SwitchMode: switchMode,
-		WorkerID:   1,
-		NumProc:    o.Processes,
-		Version:    Version,
+		Program:      exePath(),
+		PythonPath:   o.PythonPath,
+		Engine:       engine,
+		Cores:        cores,
+		GeventMonkey: o.GeventMonkey,
+		GeventEarly:  o.GeventEarly,
+		StackPages:   o.UGreenStackPages,
+		SwitchMode:   switchMode,
+		WorkerID:     1,
+		NumProc:      o.Processes,
+		Version:      Version,
 	}
 	if w != nil {
 		settings.WorkerID, settings.NumProc, settings.MasterPID = w.ID, w.NumProc, w.MasterPID
@@ -206,8 +200,20 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 			}
 		},
 	}
+	// The heartbeat says "busy" while the network plane has requests in
+	// flight, not only while the hub has them on cores: the hub beats at
+	// the top of its loop, before it takes a new request from the mailbox
+	// and runs it, so a request stuck from its first run would otherwise
+	// sit behind a beat that said idle and never meet harakiri.
+	var beatSrv atomic.Pointer[server.Server]
 	if w != nil && w.Heartbeat != nil {
-		hcfg.Beat = w.Heartbeat.Beat
+		hb := w.Heartbeat
+		hcfg.Beat = func(busy bool) {
+			if s := beatSrv.Load(); s != nil && s.InFlight() > 0 {
+				busy = true
+			}
+			hb.Beat(busy)
+		}
 	}
 	h := hub.New(hcfg)
 	start := time.Now()
@@ -239,6 +245,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		DisableLogging: o.DisableLogging,
 		WorkerID:       settings.WorkerID,
 	})
+	beatSrv.Store(srv)
 	specs := socketSpecs(o)
 	serveErr := make(chan error, len(lns))
 	for i, ln := range lns {
