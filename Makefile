@@ -26,7 +26,7 @@ DEB_PACKAGES := \
 	postgresql nginx-light \
 	python3-pytest python3-requests \
 	curl wrk strace \
-	uwsgi-core uwsgi-plugin-python3 \
+	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 gunicorn \
 	chromium
 
 .PHONY: deps build run test vet gotest pytest bench clean

@@ -128,6 +128,7 @@ def main():
         ("uwsgo --ugreen, uwsgi.suspend()", Server("uwsgo", uwsgo_argv(args.uwsgo, "--ugreen")), "suspend"),
         ("uwsgo --ugreen --ugreen-switch swapcontext, uwsgi.suspend()",
          Server("uwsgo-swapcontext", uwsgo_argv(args.uwsgo, "--ugreen", "--ugreen-switch", "swapcontext")), "suspend"),
+        ("uwsgo --greenlet, uwsgi.suspend()", Server("uwsgo-greenlet", uwsgo_argv(args.uwsgo, "--greenlet")), "suspend"),
         ("uWSGI 2.0 --ugreen, uwsgi.suspend()", Server("uwsgi-ugreen", uwsgi_argv("ugreen")), "suspend"),
         ("uWSGI 2.0 --greenlet, uwsgi.suspend()", Server("uwsgi-greenlet", uwsgi_argv("greenlet")), "suspend"),
         ("uwsgo --async, yield", Server("uwsgo-async", uwsgo_argv(args.uwsgo)), "yield"),

@@ -71,7 +71,7 @@ def application(environ, start_response):
 
     if path == "/sleep":
         secs = float(args.get("s", "1"))
-        (pid, slept), = query("SELECT pg_backend_pid(), pg_sleep(%s)::text", (secs,))
+        (pid, slept), = query("SELECT pg_backend_pid(), pg_sleep(%s)", (secs,))
         body = json.dumps({"slept": secs, "backend_pid": pid, "core": uwsgi.core_id(),
                            "tag": args.get("tag")}).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
