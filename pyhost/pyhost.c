@@ -348,19 +348,74 @@ static void event(uw_core *c, int bits) {
 
 static PyObject *latin1(const char *s, int len) { return PyUnicode_DecodeLatin1(s, len, NULL); }
 
+/*
+ * Environ strings: keys and short values repeat from request to request
+ * ("REQUEST_METHOD", "GET", "HTTP/1.1", ...). A small cache of immutable
+ * str objects, keyed by their bytes, saves decoding and allocating them.
+ */
+#define STR_CACHE 1024
+#define STR_CACHE_MAX_LEN 32
+static PyObject *str_cache[STR_CACHE];
+
+static PyObject *cached_latin1(const char *s, int len, int intern) {
+	if (len > STR_CACHE_MAX_LEN) return latin1(s, len);
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+	PyObject **slot = &str_cache[h % STR_CACHE];
+	PyObject *o = *slot;
+	if (o && PyUnicode_GET_LENGTH(o) == len && PyUnicode_KIND(o) == PyUnicode_1BYTE_KIND &&
+	    memcmp(PyUnicode_1BYTE_DATA(o), s, (size_t)len) == 0) {
+		Py_INCREF(o);
+		return o;
+	}
+	o = latin1(s, len);
+	if (!o) return NULL;
+	if (intern) PyUnicode_InternInPlace(&o);
+	Py_XSETREF(*slot, o);
+	Py_INCREF(o);
+	return o;
+}
+
+/* the entries every environ has, copied per request */
+static PyObject *environ_template(void) {
+	static PyObject *t;
+	if (t) return t;
+	t = PyDict_New();
+	PyObject *errors = PySys_GetObject("stderr");
+	PyDict_SetItemString(t, "wsgi.version", G.version_tuple);
+	PyDict_SetItemString(t, "wsgi.errors", errors ? errors : Py_None);
+	PyDict_SetItemString(t, "wsgi.multithread", Py_False);
+	PyDict_SetItemString(t, "wsgi.multiprocess", G.s.numproc > 1 ? Py_True : Py_False);
+	PyDict_SetItemString(t, "wsgi.run_once", Py_False);
+	PyDict_SetItemString(t, "wsgi.file_wrapper", G.file_wrapper_type);
+	PyDict_SetItemString(t, "wsgi.input_terminated", Py_True);
+	if (uw_the_hub.ncores > 1) {
+		PyDict_SetItemString(t, "x-wsgiorg.fdevent.readable", G.wait_read_fn);
+		PyDict_SetItemString(t, "x-wsgiorg.fdevent.writable", G.wait_write_fn);
+		PyDict_SetItemString(t, "x-wsgiorg.fdevent.timeout", Py_None);
+	}
+	PyDict_SetItemString(t, "uwsgi.ready_fd", Py_None);
+	return t;
+}
+
 static int core_start_impl(int id, const char *vars, const int *lens, int n, const char *scheme,
                   const char *body, size_t body_len, int body_fd) {
+	static PyObject *k_scheme, *k_input, *k_core;
+	if (!k_scheme) {
+		k_scheme = PyUnicode_InternFromString("wsgi.url_scheme");
+		k_input = PyUnicode_InternFromString("wsgi.input");
+		k_core = PyUnicode_InternFromString("uwsgi.core");
+	}
 	uw_core *c = &uw_the_hub.cores[id];
 	uw_pycore *p = c->py;
-	PyObject *env = PyDict_New();
+	PyObject *env = PyDict_Copy(environ_template());
 	if (!env) return -1;
 	const char *s = vars;
 	for (int i = 0; i + 1 < n; i += 2) {
-		PyObject *k = latin1(s, lens[i]);
+		PyObject *k = cached_latin1(s, lens[i], 1);
 		s += lens[i];
-		PyObject *v = latin1(s, lens[i + 1]);
+		PyObject *v = cached_latin1(s, lens[i + 1], 0);
 		s += lens[i + 1];
-		if (k) PyUnicode_InternInPlace(&k);
 		if (!k || !v || PyDict_SetItem(env, k, v) < 0) {
 			Py_XDECREF(k);
 			Py_XDECREF(v);
@@ -371,25 +426,11 @@ static int core_start_impl(int id, const char *vars, const int *lens, int n, con
 		Py_DECREF(v);
 	}
 	PyObject *input = uw_input_new(body, body_len, body_fd);
-	PyObject *sch = PyUnicode_FromString(scheme);
-	PyObject *errors = PySys_GetObject("stderr");
-	PyDict_SetItemString(env, "wsgi.version", G.version_tuple);
-	PyDict_SetItemString(env, "wsgi.url_scheme", sch);
-	PyDict_SetItemString(env, "wsgi.input", input);
-	PyDict_SetItemString(env, "wsgi.errors", errors ? errors : Py_None);
-	PyDict_SetItemString(env, "wsgi.multithread", Py_False);
-	PyDict_SetItemString(env, "wsgi.multiprocess", G.s.numproc > 1 ? Py_True : Py_False);
-	PyDict_SetItemString(env, "wsgi.run_once", Py_False);
-	PyDict_SetItemString(env, "wsgi.file_wrapper", G.file_wrapper_type);
-	PyDict_SetItemString(env, "wsgi.input_terminated", Py_True);
-	if (uw_the_hub.ncores > 1) {
-		PyDict_SetItemString(env, "x-wsgiorg.fdevent.readable", G.wait_read_fn);
-		PyDict_SetItemString(env, "x-wsgiorg.fdevent.writable", G.wait_write_fn);
-		PyDict_SetItemString(env, "x-wsgiorg.fdevent.timeout", Py_None);
-	}
+	PyObject *sch = cached_latin1(scheme, (int)strlen(scheme), 0);
 	PyObject *coreid = PyLong_FromLong(id);
-	PyDict_SetItemString(env, "uwsgi.core", coreid);
-	PyDict_SetItemString(env, "uwsgi.ready_fd", Py_None);
+	PyDict_SetItem(env, k_scheme, sch);
+	PyDict_SetItem(env, k_input, input);
+	PyDict_SetItem(env, k_core, coreid);
 	Py_DECREF(coreid);
 	Py_DECREF(sch);
 	Py_DECREF(input);

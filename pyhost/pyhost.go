@@ -119,19 +119,23 @@ func Runnable() int { return int(C.uw_the_hub.rq_len) }
 // so that Run returns to take them.
 func MailboxFlag() *int32 { return (*int32)(unsafe.Pointer(&C.uw_the_hub.mailbox_pending)) }
 
+// startBuf and startLens are reused by every StartCore (hub thread only).
+var (
+	startBuf  []byte
+	startLens []C.int
+)
+
 // StartCore gives a request to a free core. vars are environ pairs.
 func StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) error {
-	total := 0
+	buf := startBuf[:0]
+	lens := startLens[:0]
 	for _, v := range vars {
-		total += len(v)
-	}
-	buf := make([]byte, 0, total+1)
-	lens := make([]C.int, len(vars)+1)
-	for i, v := range vars {
 		buf = append(buf, v...)
-		lens[i] = C.int(len(v))
+		lens = append(lens, C.int(len(v)))
 	}
 	buf = append(buf, 0)
+	lens = append(lens, 0)
+	startBuf, startLens = buf, lens
 	var bp *C.char
 	if len(body) > 0 {
 		bp = (*C.char)(unsafe.Pointer(&body[0]))

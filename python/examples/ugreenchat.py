@@ -194,6 +194,7 @@ const status = document.getElementById("status");
 const params = new URLSearchParams(location.search);
 document.getElementById("user").value = params.get("user") || "";
 let last = 0;
+let waitFor = 0;   // the first poll answers at once (history); the next ones wait for news
 
 function show(m) {
   const div = document.createElement("div");
@@ -210,9 +211,10 @@ function show(m) {
 async function pollLoop() {
   for (;;) {
     try {
-      const r = await fetch("poll?since=" + last, {cache: "no-store"});
+      const r = await fetch("poll?since=" + last + "&timeout=" + waitFor, {cache: "no-store"});
       if (!r.ok) throw new Error("HTTP " + r.status);
       const data = await r.json();
+      waitFor = 25;
       if (data.reset) { last = 0; log.textContent = ""; continue; }
       for (const m of data.messages) {
         if (m.id > last) { show(m); last = m.id; }
