@@ -73,9 +73,10 @@ type coreState struct {
 	waiting bool   // parked on fds/timeout
 	held    bool   // parked because the client is slow
 	fds     []pyhost.FdWait
-	started time.Time
 	drainFn func()
-	reqSeq  uint64
+	// why a held core was woken, kept until the client drains
+	heldReady    int
+	heldTimedOut bool
 }
 
 type fdWaiters struct {
@@ -171,9 +172,6 @@ func (h *Hub) setup() error {
 	}
 	return nil
 }
-
-// ErrNotStarted is returned by calls that need a running hub.
-var ErrNotStarted = errors.New("hub not started")
 
 const maxEvents = 256
 
@@ -297,8 +295,8 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 	}
 	st := &h.cores[id]
 	st.req = req
-	st.started = time.Now()
 	st.waiting, st.held = false, false
+	st.heldReady, st.heldTimedOut = -1, false
 	core := id
 	st.drainFn = func() { h.post(mail{drained: core + 1}) }
 	if err := pyhost.StartCore(id, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
@@ -383,7 +381,7 @@ func (h *Hub) undrain(id int) {
 	core := pyhost.CoreAt(id)
 	core.SetHold(false)
 	if h.cfg.Python.Engine != pyhost.EngineGevent && core.Parked() && !st.waiting {
-		core.Resume(-1, false)
+		core.Resume(st.heldReady, st.heldTimedOut)
 	}
 }
 
@@ -510,11 +508,11 @@ func (h *Hub) wakeCore(id, readyFD int, timedOut bool) {
 		}
 	}
 	st.fds = st.fds[:0]
-	core := pyhost.CoreAt(id)
 	if st.held {
+		st.heldReady, st.heldTimedOut = readyFD, timedOut
 		return // resumed when the client drains
 	}
-	core.Resume(readyFD, timedOut)
+	pyhost.CoreAt(id).Resume(readyFD, timedOut)
 }
 
 func (h *Hub) nextTimeout() int {

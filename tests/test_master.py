@@ -143,10 +143,10 @@ class Hammer(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.gap = url, gap
         self.ok, self.failures = [], []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             t = time.monotonic()
             try:
                 self.ok.append((t, get_json(self.url, timeout=15)))
@@ -155,7 +155,7 @@ class Hammer(threading.Thread):
             time.sleep(self.gap)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(20)
         assert not self.is_alive(), "the request loop hung"
 
@@ -217,7 +217,9 @@ DEATHS = {
 @pytest.mark.parametrize("how", list(DEATHS))
 def test_dead_worker_is_logged_and_respawned(uwsgo, how):
     extra, causes = DEATHS[how]
-    srv = uwsgo("--wsgi-file", APP, "-M", "-p", 2, *GREEN, *extra, allow_crash=True)
+    # 12 cores: the streams below never make the other requests queue.
+    srv = uwsgo("--wsgi-file", APP, "-M", "-p", 2, "--async", 12, "--ugreen", *extra,
+                allow_crash=True)
     pids = wait_workers(srv, 2)
 
     # A request in flight on each worker.
