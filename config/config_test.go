@@ -188,10 +188,8 @@ func TestEngines(t *testing.T) {
 	if o.Threads != 1 {
 		t.Fatalf("%+v", o)
 	}
-	o = mustParse(t, "-w", "a", "-s", ":1", "--threads", "8")
-	if o.Threads != 8 {
-		t.Fatalf("%+v", o)
-	}
+	// one thread per worker runs Python: more are refused, not ignored
+	wantErr(t, []string{"--threads", "--async"}, "-w", "a", "-s", ":1", "--threads", "8")
 }
 
 func TestValidation(t *testing.T) {
