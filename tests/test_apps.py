@@ -85,9 +85,9 @@ def chat(request, uwsgo, nginx):
     def start(*extra):
         if proto == "http":
             srv = uwsgo(*CHAT, *opts, *extra)
-            return srv, srv.port
+            return srv, srv.port, "--http-socket", opts
         up = uwsgo(*CHAT, *opts, *extra, proto="uwsgi")
-        return up, nginx(up.port).port
+        return up, nginx(up.port).port, "nginx -> -s", opts
     return start
 
 
@@ -97,12 +97,12 @@ def chat(request, uwsgo, nginx):
     pytest.param(("http", ["--async", "30", "--greenlet"]), id="greenlet-http"),
 ], indirect=True)
 def test_chat_30_users(chat):
-    srv, port = chat()
+    srv, port, proto, opts = chat()
     t0 = time.monotonic()
     users = chatclient.run_threads("127.0.0.1", port, 30, 10, timeout=60)
     elapsed = time.monotonic() - t0
     chatclient.check(users, 10)
-    report("chat " + " ".join(srv.args[-3:]), users, elapsed)
+    report("chat %s via %s" % (" ".join(opts), proto), users, elapsed)
     assert elapsed < 30
 
 
@@ -174,7 +174,7 @@ def test_psycopg2_green_50_concurrent_pg_sleep(uwsgo, postgres, engine):
         assert r.json()["tag"] == str(i)
     assert len({r.json()["backend_pid"] for r in results}) == 50
     assert len({r.json()["core"] for r in results}) > 1
-    assert elapsed < 3.5, "50 concurrent 1 s queries took %.2f s: they did not overlap" % elapsed
+    assert elapsed < 4.0, "50 concurrent 1 s queries took %.2f s: they did not overlap" % elapsed
 
 
 def test_psycopg2_without_wait_callback_serializes(uwsgo, postgres):
