@@ -98,6 +98,8 @@ type master struct {
 	clock monoClock
 	hb    *hbArea // nil: harakiri off
 
+	listeners []*os.File // spec.Listeners as handed to workers (see inheritable)
+
 	slots  []*slot // index 0 unused
 	alive  int
 	exitCh chan exitEvent
@@ -182,6 +184,9 @@ func newMaster(spec Spec) (*master, error) {
 		return m, fmt.Errorf("cannot find my own binary to start workers: %w", err)
 	}
 	m.exe = exe
+	if m.listeners, err = inheritable(spec.Listeners); err != nil {
+		return m, err
+	}
 	if spec.Harakiri > 0 {
 		if m.hb, err = newHBArea(spec.Processes); err != nil {
 			return m, err
@@ -201,6 +206,78 @@ func newMaster(spec Spec) (*master, error) {
 	return m, nil
 }
 
+// acceptTimeout bounds an accept(2) that finds a listening socket in
+// blocking mode (SO_RCVTIMEO); see inheritable.
+const acceptTimeout = 50 * time.Millisecond
+
+// inheritable returns, for each listener, a duplicate that os/exec can
+// hand to every worker without touching the socket's blocking mode.
+//
+// O_NONBLOCK belongs to the open file description, which the master and
+// all its workers share. An *os.File made from a non-blocking socket (what
+// net.TCPListener.File returns) is "pollable", and its Fd method, which
+// os/exec calls at every spawn, switches the description to blocking mode:
+// from then on a running worker's accept4 blocks in the kernel instead of
+// returning EAGAIN to Go's poller, and its graceful stop (closing the
+// listener) hangs until some client happens to connect. The duplicates
+// made here are created while the description is blocking, so they are
+// plain files whose Fd leaves it alone; then the original mode is put back.
+//
+// A worker still turns the description blocking for a few microseconds
+// when it starts (net.FileListener calls Fd before it sets O_NONBLOCK
+// again): SO_RCVTIMEO on the socket makes an accept4 that meets that
+// window return EAGAIN after acceptTimeout rather than sleep until the
+// next connection.
+func inheritable(files []*os.File) ([]*os.File, error) {
+	out := make([]*os.File, 0, len(files))
+	fail := func(err error) ([]*os.File, error) {
+		for _, f := range out {
+			f.Close()
+		}
+		return nil, err
+	}
+	for i, f := range files {
+		sc, err := f.SyscallConn()
+		if err != nil {
+			return fail(fmt.Errorf("listener %d: %w", i, err))
+		}
+		var orig int
+		var cerr error
+		if err := sc.Control(func(fd uintptr) {
+			orig, cerr = fcntl(int(fd), syscall.F_GETFL, 0)
+		}); err != nil || cerr != nil {
+			return fail(fmt.Errorf("listener %d: %w", i, errors.Join(err, cerr)))
+		}
+		fd := int(f.Fd()) // a pollable file turns the description blocking here
+		if err := syscall.SetNonblock(fd, false); err != nil {
+			return fail(fmt.Errorf("listener %d: %w", i, err))
+		}
+		nfd, err := fcntl(fd, syscall.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fail(fmt.Errorf("listener %d: dup: %w", i, err))
+		}
+		nf := os.NewFile(uintptr(nfd), f.Name()) // blocking now: a plain, non-pollable file
+		out = append(out, nf)
+		if orig&syscall.O_NONBLOCK != 0 {
+			syscall.SetNonblock(nfd, true)
+		}
+		tv := syscall.NsecToTimeval(int64(acceptTimeout))
+		if err := syscall.SetsockoptTimeval(nfd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil &&
+			!errors.Is(err, syscall.ENOTSOCK) {
+			return fail(fmt.Errorf("listener %d: SO_RCVTIMEO: %w", i, err))
+		}
+	}
+	return out, nil
+}
+
+func fcntl(fd, cmd, arg int) (int, error) {
+	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), uintptr(arg))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
 // spawner starts every worker from one OS thread that stays locked for the
 // master's life: Pdeathsig fires when the thread that started the child
 // exits, not the process, so starting workers from whatever thread the
@@ -217,6 +294,9 @@ func spawner(reqs <-chan spawnReq) {
 func (m *master) close() {
 	signal.Stop(m.sigCh)
 	close(m.spawn)
+	for _, f := range m.listeners {
+		f.Close()
+	}
 	if m.hb != nil {
 		m.hb.close()
 	}
@@ -296,7 +376,7 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 	if fdOpen(2) {
 		cmd.Stderr = os.Stderr
 	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, m.spec.Listeners...)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, m.listeners...)
 	if m.hb != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, m.hb.file)
 	}

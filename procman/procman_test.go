@@ -3,6 +3,7 @@ package procman
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -1014,5 +1015,62 @@ func TestWatchMaster(t *testing.T) {
 	cmd.Wait()
 	if !waitGone(child, 5*time.Second) {
 		t.Fatal("watcher did not exit")
+	}
+}
+
+// A listener file from net.TCPListener.File is pollable: os/exec's call to
+// its Fd at every spawn would put the socket (the open file description
+// the workers share) into blocking mode, and a worker's accept4 would then
+// sleep in the kernel. The master hands workers duplicates that leave the
+// mode alone, and bounds a blocking accept with SO_RCVTIMEO.
+func TestSpawnKeepsListenerNonblocking(t *testing.T) {
+	// Plain TCP, as uwsgo's listeners (server.Listen): an MPTCP listener,
+	// Go's default, ignores SO_RCVTIMEO in accept.
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	files, err := inheritable([]*os.File{f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files[0].Close()
+	nonblocking := func() bool {
+		fl, err := fcntl(int(files[0].Fd()), syscall.F_GETFL, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fl&syscall.O_NONBLOCK != 0
+	}
+	if !nonblocking() {
+		t.Fatal("inheritable left the listener in blocking mode")
+	}
+	for range 2 {
+		cmd := exec.Command("/bin/true")
+		cmd.ExtraFiles = files
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if !nonblocking() {
+			t.Fatal("starting a child put the listener into blocking mode")
+		}
+	}
+	// Blocking mode (a worker's net.FileListener passes through it for a
+	// moment): accept gives up after acceptTimeout instead of sleeping.
+	fd := int(files[0].Fd())
+	syscall.SetNonblock(fd, false)
+	defer syscall.SetNonblock(fd, true)
+	start := time.Now()
+	_, _, err = syscall.Accept4(fd, syscall.SOCK_CLOEXEC)
+	if took := time.Since(start); !errors.Is(err, syscall.EAGAIN) || took > 10*acceptTimeout {
+		t.Fatalf("blocking accept: %v after %v, want EAGAIN after about %v", err, took, acceptTimeout)
 	}
 }

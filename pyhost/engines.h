@@ -97,7 +97,14 @@ static void greenlet_resume(uw_core *c) {
 			return;
 		}
 	}
+	/* threading.local is per core (greenlet keeps contextvars per greenlet,
+	 * but not the thread dict) */
+	PyThreadState *ts = G.tstate;
+	PyObject *hub_dict = ts->dict;
+	ts->dict = p->tdict;
 	PyObject *r = gl_switch(p->greenlet, NULL, NULL);
+	p->tdict = ts->dict;
+	ts->dict = hub_dict;
 	if (!r)
 		wsgi_failed(c); /* the greenlet died of something wsgi_run_request did not catch */
 	else

@@ -44,6 +44,8 @@ typedef struct uw_pycore {
 	PyObject *context;
 	/* greenlet engine: the request's greenlet */
 	PyObject *greenlet;
+	/* plain async and greenlet: the core's thread dict (threading.local) */
+	PyObject *tdict;
 } uw_pycore;
 
 static struct {
@@ -548,14 +550,17 @@ static void ugreen_resume(uw_core *c) {
 static void async_step(uw_core *c) {
 	uw_pycore *p = c->py;
 	PyThreadState *ts = G.tstate;
-	PyObject *saved = ts->context;
+	PyObject *saved = ts->context, *saved_dict = ts->dict;
 	ts->context = p->context;
 	ts->context_ver++;
+	ts->dict = p->tdict;
 	int more = wsgi_step(c);
 	c->switches++;
 	p->context = ts->context;
 	ts->context = saved;
 	ts->context_ver++;
+	p->tdict = ts->dict;
+	ts->dict = saved_dict;
 	if (!more) {
 		Py_CLEAR(p->context);
 		c->state = UW_FREE;

@@ -33,7 +33,7 @@ def hammer(base, path, n=CONCURRENCY):
     return [(u, r) for u, r in zip(urls, results) if r[0] != 200 or not r[1].startswith("ok")]
 
 
-VIEWS = ["/nested", "/except", "/gen_with", "/recursion?depth=500", "/contextvar",
+VIEWS = ["/nested", "/except", "/gen_with", "/recursion?depth=500", "/contextvar", "/thread_local",
          "/sleep?ms=300", "/wait_pipe", "/wait_timeout", "/count?n=2000",
          "/thread_runs", "/outside_core", "/recursion_limit"]
 
@@ -179,3 +179,14 @@ def test_stack_overflow_in_c_recursion_kills_only_that_worker(uwsgo):
                 raise
             time.sleep(0.2)
     assert status == 200 and body.startswith("ok")
+
+
+@pytest.mark.parametrize("engine", [["--ugreen"], ["--greenlet"]], ids=["ugreen", "greenlet"])
+def test_bottle_request_is_per_core(uwsgo, engine):
+    """bottle.request lives in a threading.local: each core sees its own."""
+    srv = uwsgo("--wsgi-file", APPS / "bottle_who.py", "--async", 10, "--disable-logging", *engine)
+    names = ["n%d" % i for i in range(10)]
+    with concurrent.futures.ThreadPoolExecutor(10) as ex:
+        res = list(ex.map(lambda n: get(srv.url + "/who?name=" + n), names))
+    for n, (status, body) in zip(names, res):
+        assert status == 200 and body == "before=%s after=%s" % (n, n), res

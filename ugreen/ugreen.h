@@ -167,14 +167,17 @@ typedef struct ug_pystate {
 	PyObject **datastack_limit;
 	_PyErr_StackItem *exc_info;
 	PyObject *context; /* owned while saved */
+	PyObject *dict;    /* the thread's dict, where threading.local keeps its values: one per core */
 	int trash_delete_nesting;
 	PyObject *trash_delete_later;
 } ug_pystate;
 
 /* ug_pystate_fresh prepares the state of a green thread that has not run:
- * its own bottom C frame, an empty data stack and exception stack, and no
+ * its own bottom C frame, an empty data stack and exception stack, no
  * contextvars context (one is created on first use, so each request
- * starts with its own). */
+ * starts with its own), and no thread dict: threading.local values are
+ * per core, as they would be per thread, so apps that keep the request in
+ * one (bottle, ...) see their own. */
 static void ug_pystate_fresh(ug_pystate *st, _PyCFrame *root, _PyErr_StackItem *exc_bottom) {
 	PyThreadState *ts = PyThreadState_GET();
 	memset(st, 0, sizeof *st);
@@ -197,6 +200,8 @@ static inline void ug_pystate_save(ug_pystate *st, PyThreadState *ts) {
 	st->exc_info = ts->exc_info;
 	st->context = ts->context; /* reference moves into st */
 	ts->context = NULL;
+	st->dict = ts->dict; /* likewise */
+	ts->dict = NULL;
 	st->trash_delete_nesting = ts->trash_delete_nesting;
 	st->trash_delete_later = ts->trash_delete_later;
 }
@@ -213,6 +218,9 @@ static inline void ug_pystate_restore(ug_pystate *st, PyThreadState *ts) {
 	ts->context = st->context; /* reference moves back */
 	st->context = NULL;
 	ts->context_ver++;
+	Py_XDECREF(ts->dict);
+	ts->dict = st->dict;
+	st->dict = NULL;
 	ts->trash_delete_nesting = st->trash_delete_nesting;
 	ts->trash_delete_later = st->trash_delete_later;
 }

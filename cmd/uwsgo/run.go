@@ -162,6 +162,10 @@ func exePath() string {
 	return p
 }
 
+// acceptSettle is how long a stopping worker lets the connections it has
+// just accepted deliver their request before the server shuts down.
+const acceptSettle = 100 * time.Millisecond
+
 // runWorker runs one worker: the hub (interpreter) and the network plane.
 func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	engine, cores := engineFor(o)
@@ -265,7 +269,20 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 
 	// stop: stop accepting, let requests in flight finish within grace,
 	// then stop the hub.
+	//
+	// The listeners are closed first, and the server's Shutdown comes
+	// acceptSettle later: Shutdown drops a connection that was accepted
+	// but has not delivered its request yet (net/http closes it right
+	// after reading the request; the uwsgi front end closes it unread).
+	// With a master the socket stays open and the other workers take the
+	// new connections, so nothing is refused meanwhile; without this
+	// pause a reload or a --max-requests recycle under load would cut the
+	// few requests that were between accept and read.
 	stop := func(grace time.Duration) {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		time.Sleep(acceptSettle)
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		srv.Shutdown(ctx)
 		cancel()

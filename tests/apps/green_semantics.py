@@ -153,6 +153,21 @@ def view_contextvar(env):
     return "ok"
 
 
+# --- threading.local ------------------------------------------------------
+# per core, as per thread: apps that keep the request in one (bottle) see
+# their own while other requests run in between
+
+thread_local = threading.local()
+
+
+def view_thread_local(env):
+    tag = qs(env).get("tag", "x")
+    thread_local.tag = tag
+    suspend_n(20)
+    got = getattr(thread_local, "tag", None)
+    return "ok" if got == tag else "FAIL saw %r" % (got,)
+
+
 # --- waits ---------------------------------------------------------------
 
 def view_sleep(env):
@@ -252,6 +267,7 @@ VIEWS = {
     "/recursion": view_recursion,
     "/recursion_limit": view_recursion_limit,
     "/contextvar": view_contextvar,
+    "/thread_local": view_thread_local,
     "/sleep": view_sleep,
     "/wait_pipe": view_wait_pipe,
     "/wait_timeout": view_wait_timeout,
