@@ -21,13 +21,11 @@ one request (a poll or a post) in flight, so posts always find a free core.
 
 Lines that are about uGreen are marked "# uGreen:".
 
-Bottle note: bottle.request and bottle.response are thread-locals, and all
-green threads of a worker run on the same OS thread, so they share them:
-after uwsgi.suspend() another request may have re-bound them. So a handler
-reads everything it needs from the request *before* it suspends, and it
-answers with a complete bottle.HTTPResponse built *after* it resumes (its
-status and headers replace whatever the shared response holds). The same
-caveat holds under uWSGI.
+Bottle note: bottle.request and bottle.response are thread-locals. uwsgo
+gives each core its own thread-local storage, so a handler may use them
+across uwsgi.suspend() as in any threaded server. (Under uWSGI all green
+threads share them; the handlers here read the request before they suspend
+and answer with a complete bottle.HTTPResponse, so they run there too.)
 """
 import json
 import math
@@ -49,8 +47,8 @@ app = application = bottle.Bottle()
 
 
 def json_response(obj, status=200):
-    # A complete response object, built after any suspend: bottle copies its
-    # status and headers over the (shared, thread-local) bottle.response.
+    # A complete response object: bottle copies its status and headers over
+    # bottle.response (a thread-local, which uWSGI shares between cores).
     return bottle.HTTPResponse(
         body=json.dumps(obj), status=status,
         headers={"Content-Type": "application/json", "Cache-Control": "no-store"})
