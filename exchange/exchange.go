@@ -50,9 +50,24 @@ type Response struct {
 	onDrain func()
 	gone    atomic.Bool
 
-	// Set by the hub before Finish, for the request log line.
-	Core     int // which core served the request
-	Switches int // how many times the core switched away while serving it
+	// for the request log line
+	core     int // which core serves the request
+	switches int // how many times the core switched away while serving it
+}
+
+// SetStats records, for the log, which core serves the request and how
+// often it switched away (the hub calls it at start and at the end).
+func (r *Response) SetStats(core, switches int) {
+	r.mu.Lock()
+	r.core, r.switches = core, switches
+	r.mu.Unlock()
+}
+
+// Stats returns what SetStats recorded.
+func (r *Response) Stats() (core, switches int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.core, r.switches
 }
 
 // FileSpan is a file to send (wsgi.file_wrapper) between body chunks. The

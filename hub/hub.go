@@ -299,6 +299,7 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 	st.heldReady, st.heldTimedOut = -1, false
 	core := id
 	st.drainFn = func() { h.post(mail{drained: core + 1}) }
+	req.Resp.SetStats(id, 0)
 	if err := pyhost.StartCore(id, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
 		fmt.Fprintf(os.Stderr, "core %d: %v\n", id, err)
 		req.Resp.Finish(err)
@@ -347,7 +348,7 @@ func (h *Hub) handle(id int) {
 		}
 	}
 	if ev&pyhost.EvDone != 0 {
-		resp.Core, resp.Switches = id, core.Switches()
+		resp.SetStats(id, core.Switches())
 		var err error
 		if core.Failed() {
 			err = errApp

@@ -55,7 +55,7 @@ func readReqBody(req *exchange.Request) []byte {
 
 func (h *fakeHub) serve(req *exchange.Request) {
 	r := req.Resp
-	r.Core, r.Switches = 3, 2
+	r.SetStats(3, 2)
 	head := func(status string, hs ...string) { r.SetHead(&exchange.Head{Status: status, Headers: hs}) }
 	body := readReqBody(req)
 	switch p := varsMap(req.Vars)["PATH_INFO"]; p {

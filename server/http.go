@@ -89,16 +89,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 
 	sk := &httpSink{w: w, rc: http.NewResponseController(w), proto: r.Proto}
-	out, done := s.pump(r.Context().Done(), resp, sk)
+	out := s.pump(r.Context().Done(), resp, sk)
 	rl.status, rl.bodyBytes, rl.headers, rl.headerBytes = sk.code, sk.n, sk.nh, sk.hb
 	switch out {
 	case pumpFailedNoHead:
 		rl.status = http.StatusInternalServerError
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 	}
-	if done {
-		rl.core, rl.switches = resp.Core, resp.Switches
-	}
+	rl.core, rl.switches = resp.Stats() // the switches are known once done
 	s.logRequest(&rl)
 	if out == pumpFailedAfterHead {
 		// The head is out and the body is incomplete: only cutting the

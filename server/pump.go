@@ -27,9 +27,7 @@ const (
 // pump moves one response from the hub to the client until it is done or
 // the client is gone (gone closes or a write fails). Every request it
 // is given ends up counted as finished, now or when the hub lets go.
-// done reports that the hub's Finish was seen, after which resp.Core and
-// resp.Switches may be read.
-func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) (out outcome, done bool) {
+func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) outcome {
 	headSent := false
 	for {
 		b := resp.Take(headSent)
@@ -38,39 +36,39 @@ func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) (o
 			// client: a 500 says so better than a cut connection.
 			closeFiles(b.Files)
 			s.finished()
-			return pumpFailedNoHead, true
+			return pumpFailedNoHead
 		}
 		if b.Head != nil {
 			if err := sk.head(b.Head); err != nil {
 				s.logger.Printf("bad response status %q: %v", b.Head.Status, err)
 				closeFiles(b.Files)
 				s.abandon(resp, b.Done)
-				return pumpFailedNoHead, b.Done
+				return pumpFailedNoHead
 			}
 			headSent = true
 		}
 		if !headSent && b.Done {
 			s.finished()
-			return pumpFailedNoHead, true
+			return pumpFailedNoHead
 		}
 		if headSent {
 			wrote, err := writeBatch(resp, sk, b)
 			if err != nil {
 				s.abandon(resp, b.Done)
-				return pumpGone, b.Done
+				return pumpGone
 			}
 			if b.Done {
 				s.finished()
 				if b.Err != nil {
-					return pumpFailedAfterHead, true
+					return pumpFailedAfterHead
 				}
-				return pumpOK, true // the caller flushes: net/http may then set Content-Length
+				return pumpOK // the caller flushes: net/http may then set Content-Length
 			}
 			// Flush per batch so a streaming app's output is seen at once.
 			if wrote {
 				if err := sk.flush(); err != nil {
 					s.abandon(resp, false)
-					return pumpGone, false
+					return pumpGone
 				}
 			}
 		}
@@ -78,7 +76,7 @@ func (s *Server) pump(gone <-chan struct{}, resp *exchange.Response, sk sink) (o
 		case <-resp.Wait():
 		case <-gone:
 			s.abandon(resp, false)
-			return pumpGone, false
+			return pumpGone
 		}
 	}
 }

@@ -165,7 +165,7 @@ func (s *Server) handleUwsgi(nc net.Conn) {
 		Vars: vars, Scheme: uwsgiScheme(v[8], v[9]), Body: b.mem, BodyFile: b.file, Resp: resp,
 	})
 	sk := &rawSink{conn: nc, bw: bw, proto: proto}
-	out, done := s.pump(gone, resp, sk)
+	out := s.pump(gone, resp, sk)
 	rl.status, rl.bodyBytes, rl.headers, rl.headerBytes = sk.code, sk.n, sk.nh, sk.hb
 	switch out {
 	case pumpOK:
@@ -184,9 +184,7 @@ func (s *Server) handleUwsgi(nc net.Conn) {
 			tc.SetLinger(0)
 		}
 	}
-	if done {
-		rl.core, rl.switches = resp.Core, resp.Switches
-	}
+	rl.core, rl.switches = resp.Stats() // the switches are known once done
 	s.logRequest(&rl)
 }
 
