@@ -135,20 +135,35 @@ func (r *Response) SendFile(f *os.File, offset, count int64) {
 // complete response could be produced (the consumer sends a 500 if no
 // head was sent, or cuts the connection otherwise).
 func (r *Response) Finish(err error) {
-	r.FinishWith(nil, err)
+	r.End(Ending{Err: err, Switches: -1})
 }
 
-// FinishWith queues a last chunk and ends the response in one step, so
-// the consumer never sees the last bytes without the end (a client that
-// has all its bytes may hang up before a separate Finish arrives).
-func (r *Response) FinishWith(last []byte, err error) {
+// Ending is everything that ends a response, handed over in one step: the
+// consumer never sees the last bytes without the end (a client that has
+// all its bytes may hang up before a separate Finish arrives), and one
+// wake-up serves a whole short response.
+type Ending struct {
+	Head     *Head  // if not given before
+	Last     []byte // the last output
+	Err      error
+	Switches int // for the log; -1: unknown
+}
+
+// End ends the response.
+func (r *Response) End(e Ending) {
 	r.mu.Lock()
-	if len(last) > 0 {
-		r.chunks = append(r.chunks, last)
-		r.queued += len(last)
+	if r.head == nil && e.Head != nil {
+		r.head = e.Head
+	}
+	if len(e.Last) > 0 {
+		r.chunks = append(r.chunks, e.Last)
+		r.queued += len(e.Last)
+	}
+	if e.Switches >= 0 {
+		r.switches = e.Switches
 	}
 	r.done = true
-	r.err = err
+	r.err = e.Err
 	r.mu.Unlock()
 	r.signal()
 }

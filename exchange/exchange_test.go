@@ -19,13 +19,16 @@ func TestHeadBeforeBody(t *testing.T) {
 	}
 }
 
-func TestFinishWithCarriesTheLastChunk(t *testing.T) {
+func TestEndCarriesHeadAndLastChunk(t *testing.T) {
 	r := NewResponse()
-	r.SetHead(&Head{Status: "200 OK"})
-	r.FinishWith([]byte("last"), nil)
+	r.SetStats(4, 0)
+	r.End(Ending{Head: &Head{Status: "200 OK"}, Last: []byte("last"), Switches: 9})
 	b := r.Take(false)
-	if !b.Done || len(b.Chunks) != 1 || string(b.Chunks[0]) != "last" {
-		t.Fatalf("the end came apart from its last bytes: %+v", b)
+	if b.Head == nil || !b.Done || len(b.Chunks) != 1 || string(b.Chunks[0]) != "last" {
+		t.Fatalf("the end came apart from its head or last bytes: %+v", b)
+	}
+	if c, s := r.Stats(); c != 4 || s != 9 {
+		t.Fatalf("stats %d %d", c, s)
 	}
 }
 

@@ -328,15 +328,20 @@ func (h *Hub) handle(id int) {
 	if resp.Gone() {
 		core.Abort()
 	}
-	var last []byte // a finished core's last output goes out with the end
+	done := ev&pyhost.EvDone != 0
+	// a finished core's head and last output go out with the end, in one step
+	var end exchange.Ending
 	if ev&pyhost.EvOut != 0 {
 		if status, headers, ok := core.TakeHead(); ok {
-			resp.SetHead(&exchange.Head{Status: status, Headers: headers})
+			end.Head = &exchange.Head{Status: status, Headers: headers}
+			if !done || ev&pyhost.EvFile != 0 {
+				resp.SetHead(end.Head)
+			}
 		}
 		if out := core.TakeOutput(); out != nil {
-			if ev&(pyhost.EvDone|pyhost.EvFile) == pyhost.EvDone {
-				last = out
-			} else if resp.Write(out, st.drainFn) && ev&pyhost.EvDone == 0 {
+			if done && ev&pyhost.EvFile == 0 {
+				end.Last = out
+			} else if resp.Write(out, st.drainFn) && !done {
 				st.held = true
 				core.SetHold(true)
 			}
@@ -347,14 +352,13 @@ func (h *Hub) handle(id int) {
 			resp.SendFile(os.NewFile(uintptr(fd), "file_wrapper"), off, count)
 		}
 	}
-	if ev&pyhost.EvDone != 0 {
-		resp.SetStats(id, core.Switches())
-		var err error
+	if done {
+		end.Switches = core.Switches()
 		if core.Failed() {
-			err = errApp
+			end.Err = errApp
 		}
 		core.Release()
-		resp.FinishWith(last, err)
+		resp.End(end)
 		h.closeBody(st.req)
 		st.req = nil
 		st.seq++

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -16,6 +17,12 @@ import (
 const Version = "0.1.0"
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The Go heap of a worker is small and short-lived (buffers per
+		// request): collecting it four times less often costs a few MiB
+		// and takes work off the request path.
+		debug.SetGCPercent(400)
+	}
 	args, err := config.ExpandIni(os.Args)
 	if err != nil {
 		fail(err)
