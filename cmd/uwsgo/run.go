@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -191,6 +192,16 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	}
 
 	reload := make(chan struct{}, 1)
+	var closeOnce sync.Once
+	var closing atomic.Bool // the listeners are closed on purpose: Serve's accept error is no failure
+	closeListeners := func() {
+		closeOnce.Do(func() {
+			closing.Store(true)
+			for _, ln := range lns {
+				ln.Close()
+			}
+		})
+	}
 	hcfg := hub.Config{
 		Python:      settings,
 		Module:      o.Module,
@@ -198,6 +209,11 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		Callable:    o.Callable,
 		MaxRequests: o.MaxRequests,
 		OnMaxRequests: func() {
+			// Called on the hub thread as the last request finishes, before
+			// its client can come back: stop accepting now so the next
+			// connection goes to the next worker (with a master) and the
+			// count is exact.
+			closeListeners()
 			select {
 			case reload <- struct{}{}:
 			default:
@@ -254,7 +270,8 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	serveErr := make(chan error, len(lns))
 	for i, ln := range lns {
 		go func(ln net.Listener, kind server.Kind) {
-			if err := srv.Serve(ln, kind); err != nil && err != server.ErrServerClosed {
+			err := srv.Serve(ln, kind)
+			if err != nil && err != server.ErrServerClosed && !closing.Load() {
 				serveErr <- err
 			}
 		}(ln, specs[i].kind)
@@ -279,9 +296,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	// pause a reload or a --max-requests recycle under load would cut the
 	// few requests that were between accept and read.
 	stop := func(grace time.Duration) {
-		for _, ln := range lns {
-			ln.Close()
-		}
+		closeListeners()
 		time.Sleep(acceptSettle)
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		srv.Shutdown(ctx)
