@@ -29,8 +29,11 @@ type Config struct {
 	WSGIFile string
 	Callable string
 	// Beat, if set, is called on every turn of the loop (harakiri's
-	// heartbeat); busy tells whether requests are in flight.
-	Beat func(busy bool)
+	// heartbeat), after new requests are taken; busy tells whether
+	// requests are on cores. BeatEvery bounds how long the hub sleeps
+	// between beats (default 1 s).
+	Beat      func(busy bool)
+	BeatEvery time.Duration
 	// MaxRequests, if > 0: after this many requests the hub calls
 	// OnMaxRequests once.
 	MaxRequests   int
@@ -178,10 +181,12 @@ const maxEvents = 256
 func (h *Hub) loop() {
 	events := make([]unix.EpollEvent, maxEvents)
 	for {
+		h.takeMail()
 		if h.cfg.Beat != nil {
+			// after takeMail: a request that gets stuck in its first run
+			// is already counted as busy
 			h.cfg.Beat(h.busy > 0)
 		}
-		h.takeMail()
 		if h.stop.Load() && h.busy == 0 {
 			h.mu.Lock()
 			empty := len(h.queue) == 0
@@ -226,10 +231,12 @@ func (h *Hub) loop() {
 func (h *Hub) loopGevent() {
 	var buf [8]byte
 	for {
+		h.takeMail()
 		if h.cfg.Beat != nil {
+			// after takeMail: a request that gets stuck in its first run
+			// is already counted as busy
 			h.cfg.Beat(h.busy > 0)
 		}
-		h.takeMail()
 		if h.stop.Load() && h.busy == 0 {
 			h.mu.Lock()
 			empty := len(h.queue) == 0
@@ -240,7 +247,7 @@ func (h *Hub) loopGevent() {
 		}
 		timeout := -1
 		if h.cfg.Beat != nil {
-			timeout = 1000
+			timeout = h.beatMs()
 		}
 		h.sleeping.Store(true)
 		if atomic.LoadInt32(h.flag) != 0 || (h.stop.Load() && h.busy == 0) {
@@ -538,15 +545,23 @@ func (h *Hub) nextTimeout() int {
 			return 0
 		}
 		ms := int((d + time.Millisecond - 1) / time.Millisecond)
-		if h.cfg.Beat != nil && ms > 1000 {
-			ms = 1000 // keep the heartbeat fresh while idle
+		if h.cfg.Beat != nil && ms > h.beatMs() {
+			ms = h.beatMs() // keep the heartbeat fresh while parked
 		}
 		return ms
 	}
 	if h.cfg.Beat != nil {
-		return 1000
+		return h.beatMs()
 	}
 	return -1
+}
+
+// beatMs is the longest sleep between two heartbeats.
+func (h *Hub) beatMs() int {
+	if h.cfg.BeatEvery > 0 {
+		return int(h.cfg.BeatEvery / time.Millisecond)
+	}
+	return 1000
 }
 
 func (h *Hub) fireTimers() {

@@ -38,13 +38,15 @@ static int loop_stack_init(char *err, size_t errlen) {
 
 /* on_loop_stack runs fn(arg) on the loop stack (directly for the other engines). */
 static void on_loop_stack(void (*fn)(void *), void *arg) {
+	in_python = 1; /* a fault from here on is the app's: see guard_fault */
 	if (!uses_loop_stack()) {
 		fn(arg);
-		return;
+	} else {
+		loop_fn = fn;
+		loop_arg = arg;
+		ug_switch(&g0_ctx, &loop_ctx);
 	}
-	loop_fn = fn;
-	loop_arg = arg;
-	ug_switch(&g0_ctx, &loop_ctx);
+	in_python = 0;
 }
 
 /* ------------------------------------------------------- greenlet API */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -66,6 +67,9 @@ static struct {
 static uw_core *uw_current_core(void);
 static void core_suspend(uw_core *c);
 
+static pthread_t hub_thread;
+static volatile sig_atomic_t in_python; /* the hub thread is inside a C entry point */
+
 /* engines.h */
 struct gevent_setup_args {
 	int efd;
@@ -112,6 +116,7 @@ int uw_start(const uw_settings *s, char *err, size_t errlen) {
 		return -1;
 	}
 	G.tstate = PyThreadState_GET();
+	hub_thread = pthread_self();
 
 	/* sys.path: --pythonpath entries first, then the current directory, as uwsgi does */
 	PyObject *path = PySys_GetObject("path");
@@ -232,10 +237,17 @@ static void core_entry(void);
 /*
  * A green thread that overflows its stack writes into a guard page. Say so
  * in one line and die by SIGSEGV, as uWSGI does (the master respawns the
- * worker). Any other fault goes on to Go's own handler, which was there
+ * worker). A fault while the hub thread runs Python or a C extension gets
+ * one line and the Python traceback (what faulthandler prints), then the
+ * same death. Any other fault goes on to Go's own handler, which was there
  * first: Go relies on SIGSEGV for its nil-pointer panics.
  */
 static struct sigaction go_segv, go_bus;
+
+/* from CPython's internals (pycore_traceback.h): async-signal-safe, faulthandler uses it */
+PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
+
+static void say(const char *msg) { (void)!write(2, msg, strlen(msg)); }
 
 static int in_guard_page(const char *addr, int *core) {
 	size_t ps = ug_page_size();
@@ -258,6 +270,14 @@ static void guard_fault(int sig, siginfo_t *si, void *uc) {
 		                 "!!! uGreen stack overflow on core %d: guard page hit (raise --ugreen-stacksize); the worker dies !!!\n",
 		                 core);
 		if (n > 0) (void)!write(2, msg, (size_t)n);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	if (in_python && pthread_equal(pthread_self(), hub_thread)) {
+		say(sig == SIGBUS ? "!!! bus error" : "!!! segmentation fault");
+		say(" in the app or a C extension; the worker dies !!!\n");
+		_Py_DumpTraceback(2, G.tstate);
 		signal(sig, SIG_DFL);
 		raise(sig);
 		return;
@@ -316,7 +336,7 @@ int uw_cores_init(char *err, size_t errlen) {
 			p->fresh = 1;
 		}
 	}
-	if (h->engine == UW_ENGINE_UGREEN) watch_guard_pages();
+	watch_guard_pages();
 	if (uses_loop_stack() && loop_stack_init(err, errlen)) return -1;
 	if (h->engine == UW_ENGINE_GREENLET && greenlet_api(err, errlen)) return -1;
 	if (h->engine == UW_ENGINE_GEVENT) {

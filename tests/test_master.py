@@ -207,10 +207,9 @@ def test_identity_one_worker(uwsgo, args, numproc, master):
 
 DEATHS = {
     # how: (extra options, the cause in the master's "DAMN !" line)
-    # A segfault in C code outside a guard page is caught by the Go runtime,
-    # which prints "SIGSEGV: segmentation violation" and its goroutines and
-    # exits with status 2: the master can only say "exit status 2".
-    "segv": ([], ("signal 11 (SIGSEGV", "exit status 2")),
+    # A segfault in the app's C code: one line and the Python traceback,
+    # then death by SIGSEGV (never Go's crash dump).
+    "segv": ([], ("signal 11 (SIGSEGV",)),
     "guard": (["--ugreen-stacksize", 8], ("signal 11 (SIGSEGV",)),
     "exit": ([], ("exit status 3",)),
     "sigkill": ([], ("signal 9 (SIGKILL",)),
@@ -262,7 +261,8 @@ def test_dead_worker_is_logged_and_respawned(uwsgo, how):
         line = log[log.index(damn):].split("\n", 1)[0]
         assert any(c in line for c in causes), "want %s in %r" % (causes, line)
         if how == "segv":
-            assert "SIGSEGV" in log, log[-3000:]
+            assert "segmentation fault in the app" in log and "in crash" in log, log[-3000:]
+            assert "goroutine" not in log, "Go's crash dump instead of one line and a traceback"
         new = wait_workers(srv, 2, exclude=(victim_pid,))
         assert new[other] == pids[other], "the other worker was replaced too: %s -> %s" % (pids, new)
         time.sleep(0.5)

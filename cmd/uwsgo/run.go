@@ -220,20 +220,10 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 			}
 		},
 	}
-	// The heartbeat says "busy" while the network plane has requests in
-	// flight, not only while the hub has them on cores: the hub beats at
-	// the top of its loop, before it takes a new request from the mailbox
-	// and runs it, so a request stuck from its first run would otherwise
-	// sit behind a beat that said idle and never meet harakiri.
-	var beatSrv atomic.Pointer[server.Server]
 	if w != nil && w.Heartbeat != nil {
-		hb := w.Heartbeat
-		hcfg.Beat = func(busy bool) {
-			if s := beatSrv.Load(); s != nil && s.InFlight() > 0 {
-				busy = true
-			}
-			hb.Beat(busy)
-		}
+		hcfg.Beat = w.Heartbeat.Beat
+		// beat often enough that a parked, healthy worker never looks stuck
+		hcfg.BeatEvery = min(time.Second, w.Harakiri/4)
 	}
 	h := hub.New(hcfg)
 	start := time.Now()
@@ -265,7 +255,6 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		DisableLogging: o.DisableLogging,
 		WorkerID:       settings.WorkerID,
 	})
-	beatSrv.Store(srv)
 	specs := socketSpecs(o)
 	serveErr := make(chan error, len(lns))
 	for i, ln := range lns {
