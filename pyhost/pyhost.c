@@ -329,11 +329,7 @@ int uw_cores_init(char *err, size_t errlen) {
 				snprintf(err, errlen, "cannot map a %d-page stack for core %d: %s", G.s.stack_pages, i, strerror(errno));
 				return -1;
 			}
-			if (ug_prepare(&p->ctx, &p->stack, core_entry)) {
-				snprintf(err, errlen, "cannot prepare the context of core %d", i);
-				return -1;
-			}
-			p->fresh = 1;
+			p->fresh = 1; /* the context is laid out at first use: an idle core touches no stack page */
 		}
 	}
 	watch_guard_pages();
@@ -557,6 +553,11 @@ static void ugreen_resume(uw_core *c) {
 	uw_pycore *p = c->py;
 	PyThreadState *ts = G.tstate;
 	if (p->fresh) {
+		if (ug_prepare(&p->ctx, &p->stack, core_entry)) {
+			/* getcontext failing is not something a request can recover from */
+			fprintf(stderr, "!!! cannot prepare the context of core %d !!!\n", c->id);
+			abort();
+		}
 		ug_pystate_fresh(&p->py, &p->root_cframe, &p->exc_bottom);
 		p->fresh = 0;
 	}
