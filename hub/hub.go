@@ -178,22 +178,28 @@ func (h *Hub) setup() error {
 
 const maxEvents = 256
 
+// beginTurn starts a turn of either loop: take new requests, beat, and
+// report whether the hub has stopped with nothing left to do.
+func (h *Hub) beginTurn() (stopped bool) {
+	h.takeMail()
+	if h.cfg.Beat != nil {
+		// after takeMail: a request that gets stuck in its first run is
+		// already counted as busy
+		h.cfg.Beat(h.busy > 0)
+	}
+	if !h.stop.Load() || h.busy > 0 {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.queue) == 0
+}
+
 func (h *Hub) loop() {
 	events := make([]unix.EpollEvent, maxEvents)
 	for {
-		h.takeMail()
-		if h.cfg.Beat != nil {
-			// after takeMail: a request that gets stuck in its first run
-			// is already counted as busy
-			h.cfg.Beat(h.busy > 0)
-		}
-		if h.stop.Load() && h.busy == 0 {
-			h.mu.Lock()
-			empty := len(h.queue) == 0
-			h.mu.Unlock()
-			if empty {
-				return
-			}
+		if h.beginTurn() {
+			return
 		}
 		if pyhost.Runnable() > 0 {
 			for _, id := range pyhost.Run() {
@@ -231,19 +237,8 @@ func (h *Hub) loop() {
 func (h *Hub) loopGevent() {
 	var buf [8]byte
 	for {
-		h.takeMail()
-		if h.cfg.Beat != nil {
-			// after takeMail: a request that gets stuck in its first run
-			// is already counted as busy
-			h.cfg.Beat(h.busy > 0)
-		}
-		if h.stop.Load() && h.busy == 0 {
-			h.mu.Lock()
-			empty := len(h.queue) == 0
-			h.mu.Unlock()
-			if empty {
-				return
-			}
+		if h.beginTurn() {
+			return
 		}
 		timeout := -1
 		if h.cfg.Beat != nil {
