@@ -25,7 +25,7 @@ DEB_PACKAGES := \
 	python3-greenlet python3-gevent python3-bottle python3-flask python3-psycopg2 \
 	postgresql nginx-light \
 	python3-pytest python3-requests \
-	curl wrk strace \
+	curl wrk strace linux-perf \
 	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 gunicorn \
 	chromium
 
