@@ -54,6 +54,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import free_port, wait_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 APPDIR = os.path.join(HERE, "apps")
@@ -61,23 +63,8 @@ APP = os.path.join(APPDIR, "suspend.py")
 PY = "/usr/bin/python3"  # Debian's: gunicorn and gevent live there
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_port(port, proc, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("exited with %s at start" % proc.returncode)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("did not start in %d s" % timeout)
 
 
 def machine():

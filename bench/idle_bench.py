@@ -30,6 +30,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import free_port, wait_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SUSPEND_APP = os.path.join(HERE, "apps", "suspend.py")
@@ -37,23 +39,8 @@ IDLE_APP = os.path.join(HERE, "apps", "idle.py")
 BACKLOG = 4096
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_port(port, proc, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("exited with %s at start" % proc.returncode)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("did not start in %d s" % timeout)
 
 
 def machine():
@@ -142,7 +129,7 @@ class Server:
         self.log = open(self.logpath, "wb")
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=REPO, start_new_session=True)
-        wait_port(self.port, self.proc)
+        wait_port(self.port, self.proc, timeout=20)
         time.sleep(0.5)
         self.master = self.proc.pid
         kids = children(self.master)
