@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, free_port, port_accepts
+from helpers import REPO, free_port, live_processes, port_accepts
 
 START_TIMEOUT = 10.0   # until the port accepts
 STOP_TIMEOUT = 10.0    # from SIGINT until the process (and its workers) are gone
@@ -50,19 +50,7 @@ def child_env(extra=None):
 
 def group_members(pgid):
     """Live (non-zombie) processes of process group pgid, from /proc."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(d))
-    return out
+    return [pid for pid, fields in live_processes() if int(fields[2]) == pgid]
 
 
 def kill_group(pgid):

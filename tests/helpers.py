@@ -1,4 +1,5 @@
 """Small helpers shared by the tests (standard library only)."""
+import os
 import socket
 import struct
 import time
@@ -11,6 +12,22 @@ EXAMPLES = REPO / "python" / "examples"
 
 # Every network call in the suite is bounded by this many seconds.
 REQ_TIMEOUT = 10.0
+
+
+def live_processes():
+    """(pid, stat fields after the command name) of every live, non-zombie
+    process, from /proc: fields[0] is the state, [1] the ppid, [2] the pgid."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            yield int(d), fields
 
 
 def free_port():

@@ -22,7 +22,7 @@ import urllib.request
 import pytest
 
 from conftest import group_members
-from helpers import APPS, REQ_TIMEOUT, recv_until, recv_until_closed, uwsgi_packet
+from helpers import APPS, REQ_TIMEOUT, live_processes, recv_until, recv_until_closed, uwsgi_packet
 
 APP = str(APPS / "master_app.py")
 GREEN = ["--async", 4, "--ugreen"]
@@ -65,19 +65,7 @@ def alive(pid):
 
 def children(pid):
     """Live child processes of pid."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(d))
-    return sorted(out)
+    return sorted(p for p, fields in live_processes() if int(fields[1]) == pid)
 
 
 SPAWN_RE = re.compile(r"(?:spawned uwsgo worker|Respawned uwsgo worker) (\d+) \((?:new )?pid: (\d+)\)")
