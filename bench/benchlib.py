@@ -1,4 +1,6 @@
 """What the benchmark scripts share: ports and waiting for a server."""
+import os
+import signal
 import socket
 import time
 
@@ -22,3 +24,16 @@ def wait_port(port, proc, timeout=15):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("did not start in %d s" % timeout)
+
+
+def stop_group(proc, sig=signal.SIGINT, timeout=10):
+    """Stop a server started in its own process group: sig, then SIGKILL."""
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout)
+    except Exception:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)

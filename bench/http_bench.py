@@ -54,7 +54,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, wait_port
+from benchlib import free_port, stop_group, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -97,15 +97,7 @@ class Proc:
     def stop(self):
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, self.stop_sig)
-            self.proc.wait(10)
-        except Exception:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
+        stop_group(self.proc, self.stop_sig, 10)
         self.log.close()
         self.proc = None
 

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import free_port, wait_port
+from benchlib import free_port, stop_group, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -138,15 +138,7 @@ class Server:
             self.master, self.workers = None, [self.proc.pid]
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            self.proc.wait(15)
-        except Exception:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
+        stop_group(self.proc, signal.SIGINT, 15)
         self.log.close()
 
 

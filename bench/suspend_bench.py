@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.request
 
-from benchlib import free_port, wait_port
+from benchlib import free_port, stop_group, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -48,12 +48,7 @@ class Server:
         return self
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            self.proc.wait(10)
-        except Exception:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        stop_group(self.proc, signal.SIGINT, 10)
         self.log.close()
 
     def get(self, path, timeout=120):
