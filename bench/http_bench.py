@@ -13,6 +13,10 @@ default). Rows:
     uWSGI       --http11-socket --async 100 --ugreen (checked: it fails)
     gunicorn    sync worker (closes each connection)
     gunicorn    gevent worker (-k gevent)
+  engines: the other suspend engines, direct HTTP
+    uwsgo       --http-socket --async 100 --greenlet, and --gevent 100
+    uWSGI       the same, with --plugin python3,greenlet_python3 or
+                python3,gevent_python3 (--master --processes N)
   through nginx (nginx-light, uwsgi_pass, no upstream keepalive)
     uwsgo -s    --async 100 --ugreen
     uWSGI -s    sync, and --async 100 --ugreen
@@ -23,6 +27,10 @@ one read error per request; the preflight (two requests on one
 connection) tells that apart from a failure. While wrk runs, a probe
 opens a fresh connection every 0.5 s and times one request (3 s limit):
 it shows a server that serves only the connections it already holds.
+
+The ratios below the table divide uwsgo's req/s by the best other row of
+its group; an engine row by the same engine elsewhere (greenlet: uWSGI;
+gevent: uWSGI and gunicorn -k gevent).
 
 With --profile, also profiles one uwsgo worker per request (HTTP direct,
 and -s behind nginx), each tool during its own short wrk run: software
@@ -111,9 +119,16 @@ class Proc:
 
 # ----------------------------------------------------------------- servers
 
-def uwsgo_http(binary, workers, port):
-    return [binary, "--http-socket", "127.0.0.1:%d" % port, "--wsgi-file", APP, "--async", "100", "--ugreen",
-            "--disable-logging", "--listen", "1024"] + (["-M", "-p", str(workers)] if workers > 1 else [])
+# suspend engines, same flags in uwsgo and uWSGI; uWSGI loads each from its plugin
+ENGINES = {"ugreen": ["--async", "100", "--ugreen"], "greenlet": ["--async", "100", "--greenlet"],
+           "gevent": ["--gevent", "100"]}
+UWSGI_PLUGINS = {None: "python3", "ugreen": "python3,ugreen", "greenlet": "python3,greenlet_python3",
+                 "gevent": "python3,gevent_python3"}
+
+
+def uwsgo_http(binary, workers, port, engine="ugreen"):
+    return [binary, "--http-socket", "127.0.0.1:%d" % port, "--wsgi-file", APP] + ENGINES[engine] + [
+        "--disable-logging", "--listen", "1024"] + (["-M", "-p", str(workers)] if workers > 1 else [])
 
 
 def uwsgo_sock(binary, workers, port):
@@ -122,12 +137,10 @@ def uwsgo_sock(binary, workers, port):
 
 
 def uwsgi_argv(sock, mode, workers, port):
-    plugin = "python3,ugreen" if mode == "ugreen" else "python3"
-    argv = ["uwsgi", "--plugin", plugin, sock, "127.0.0.1:%d" % port, "--wsgi-file", APP, "--disable-logging",
-            "--listen", "1024", "--master", "--processes", str(workers)]
-    if mode == "ugreen":
-        argv += ["--async", "100", "--ugreen"]
-    return argv
+    """mode: None (sync) or a key of ENGINES."""
+    argv = ["uwsgi", "--plugin", UWSGI_PLUGINS[mode], sock, "127.0.0.1:%d" % port, "--wsgi-file", APP,
+            "--disable-logging", "--listen", "1024", "--master", "--processes", str(workers)]
+    return argv + ENGINES.get(mode, [])
 
 
 def gunicorn_argv(shim, kind, workers, port):
@@ -1040,6 +1053,28 @@ def top_symbol_lines(prof):
 
 # --------------------------------------------------------------------- main
 
+# engine rows: (uwsgo's label, uWSGI's label)
+ENGINE_ROWS = {"greenlet": ("engines: uwsgo --http-socket --async 100 --greenlet",
+                            "engines: uWSGI --http-socket --async 100 --greenlet"),
+               "gevent": ("engines: uwsgo --http-socket --gevent 100", "engines: uWSGI --http-socket --gevent 100")}
+
+
+def ratio_line(lines, what, n, me, others):
+    """uwsgo's req/s over the best of others (and the best that serves every connection)."""
+    if not me or not others:
+        return
+    best = max(others, key=lambda r: r["rps"])
+    line = "- %s, %d worker%s: uwsgo %.0f req/s / best other (%s) %.0f req/s = **%.2f**" % (
+        what, n, "s" if n > 1 else "", me[0]["rps"], best["label"], best["rps"],
+        me[0]["rps"] / best["rps"] if best["rps"] else 0)
+    fair = [r for r in others if r["fair"]]
+    if not best["fair"] and fair:
+        bf = max(fair, key=lambda r: r["rps"])
+        line += "; against the best that serves every connection (%s, %.0f req/s): **%.2f**" % (
+            bf["label"], bf["rps"], me[0]["rps"] / bf["rps"])
+    lines.append(line)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--uwsgo", default=os.path.join(REPO, "bin", "uwsgo"))
@@ -1077,7 +1112,7 @@ def main():
             procs = [(mk(port), port)]
         row = measure(label, workers, procs, port, duration, kind)
         rows.append(row)
-        print("%-44s %d %7.0f req/s  p99 %-8s %-28s probe %-14s q %-3d %s" % (
+        print("%-51s %d %7.0f req/s  p99 %-8s %-28s probe %-14s q %-3d %s" % (
             label, workers, row["rps"], row["p99"], row["answers"], row["probe"], row["queued"], row["note"]),
             flush=True)
 
@@ -1097,6 +1132,12 @@ def main():
                 lambda p, n=n: Proc("gunicorn-sync", gunicorn_argv(shim, "sync", n, p), signal.SIGTERM), "http")
             add("gunicorn -k gevent", n,
                 lambda p, n=n: Proc("gunicorn-gevent", gunicorn_argv(shim, "gevent", n, p), signal.SIGTERM), "http")
+            # other engines: a kind of their own, so the ugreen ratios above stay as they were
+            for eng in ("greenlet", "gevent"):
+                add(ENGINE_ROWS[eng][0], n,
+                    lambda p, n=n, eng=eng: Proc("uwsgo-" + eng, uwsgo_http(args.uwsgo, n, p, eng)), "engines")
+                add(ENGINE_ROWS[eng][1], n,
+                    lambda p, n=n, eng=eng: Proc("uwsgi-" + eng, uwsgi_argv("--http-socket", eng, n, p)), "engines")
             add("nginx -> uwsgo -s --async 100 --ugreen", n,
                 lambda p, n=n: Proc("uwsgo-s", uwsgo_sock(args.uwsgo, n, p)), "nginx")
             add("nginx -> uWSGI -s sync", n,
@@ -1112,7 +1153,9 @@ def main():
                   "bench/apps/suspend.py /hello (keep-alive), request logging off everywhere, wrk and the "
                   "server on the same 2 cores. uwsgo: `--async 100 --ugreen --disable-logging` "
                   "(2 workers: `-M -p 2`); uWSGI 2.0.21: `--plugin python3[,ugreen] --master --processes N "
-                  "--disable-logging`; gunicorn 20.1: `-w N [-k gevent]`; nginx 1.22 (nginx-light): "
+                  "--disable-logging`; \"engines:\" rows swap `--async 100 --ugreen` for `--async 100 "
+                  "--greenlet` or `--gevent 100` (uWSGI: plugin `greenlet_python3` or `gevent_python3`), "
+                  "direct HTTP; gunicorn 20.1: `-w N [-k gevent]`; nginx 1.22 (nginx-light): "
                   "`worker_processes N`, `uwsgi_pass` to an upstream without keepalive. "
                   "Answers: wrk's request count, non-2xx count and socket errors (c/r/w/t: connect, read, "
                   "write, timeout). Probe: requests on a fresh connection (one every 0.5 s, 3 s limit) "
@@ -1125,23 +1168,19 @@ def main():
                 r["label"], r["workers"], "%.0f" % r["rps"] if r["ok"] else "~~%.0f~~" % r["rps"], r["p99"],
                 r["answers"], r["probe"], r["queued"], r["note"]))
         lines.append("")
-        for kind, mine, theirs in (("http", "uwsgo", None), ("nginx", "nginx -> uwsgo", None)):
+        for kind, mine in (("http", "uwsgo"), ("nginx", "nginx -> uwsgo")):
             for n in sorted({r["workers"] for r in rows}):
                 me = [r for r in rows if r["kind"] == kind and r["workers"] == n and r["label"].startswith(mine)]
                 others = [r for r in rows if r["kind"] == kind and r["workers"] == n and r["ok"]
                           and not r["label"].startswith(mine)]
-                if not me or not others:
-                    continue
-                best = max(others, key=lambda r: r["rps"])
-                line = "- %s, %d worker%s: uwsgo %.0f req/s / best other (%s) %.0f req/s = **%.2f**" % (
-                    "direct HTTP" if kind == "http" else "through nginx", n, "s" if n > 1 else "",
-                    me[0]["rps"], best["label"], best["rps"], me[0]["rps"] / best["rps"] if best["rps"] else 0)
-                fair = [r for r in others if r["fair"]]
-                if not best["fair"] and fair:
-                    bf = max(fair, key=lambda r: r["rps"])
-                    line += "; against the best that serves every connection (%s, %.0f req/s): **%.2f**" % (
-                        bf["label"], bf["rps"], me[0]["rps"] / bf["rps"])
-                lines.append(line)
+                ratio_line(lines, "direct HTTP" if kind == "http" else "through nginx", n, me, others)
+        # each engine against the same engine elsewhere (gevent: gunicorn's gevent worker too)
+        for eng, theirs in (("greenlet", ENGINE_ROWS["greenlet"][1:]),
+                            ("gevent", ENGINE_ROWS["gevent"][1:] + ("gunicorn -k gevent",))):
+            for n in sorted({r["workers"] for r in rows}):
+                me = [r for r in rows if r["workers"] == n and r["label"] == ENGINE_ROWS[eng][0]]
+                others = [r for r in rows if r["workers"] == n and r["ok"] and r["label"] in theirs]
+                ratio_line(lines, "direct HTTP, %s engine" % eng, n, me, others)
     extra = []
     if args.profile and not perf_works():
         lines += ["", "(profile skipped: `perf stat -e task-clock` does not work here; it needs Debian's "

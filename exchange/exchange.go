@@ -1,6 +1,8 @@
 // Package exchange carries requests from the network plane to the hub and
 // responses back. It is the only thing the two planes share: the network
-// plane never touches Python and the hub never touches a socket.
+// plane never touches Python and the hub never touches a socket (in uwsgo
+// both run on the hub's thread, but either may be driven from any
+// goroutine, as the tests do).
 package exchange
 
 import (
@@ -46,7 +48,7 @@ type Response struct {
 	queued  int
 	done    bool
 	err     error
-	wake    chan struct{}
+	notify  func() // tells the consumer there is something new
 	onDrain func()
 	gone    atomic.Bool
 
@@ -83,17 +85,14 @@ type FileSpan struct {
 // HighWater is how many queued bytes make the producer wait for the client.
 const HighWater = 1 << 20
 
-// NewResponse makes an empty response.
-func NewResponse() *Response {
-	return &Response{wake: make(chan struct{}, 1)}
+// NewResponse makes an empty response; notify is called (outside the
+// response's lock, from the producer's goroutine) whenever the consumer
+// may find something new in Take. It must not block.
+func NewResponse(notify func()) *Response {
+	return &Response{notify: notify}
 }
 
-func (r *Response) signal() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Response) signal() { r.notify() }
 
 // SetHead records the status and headers; the first call wins.
 func (r *Response) SetHead(h *Head) {
@@ -180,9 +179,6 @@ type Batch struct {
 	Err    error
 }
 
-// Wait returns a channel that receives when there may be something new.
-func (r *Response) Wait() <-chan struct{} { return r.wake }
-
 // Take removes everything queued. headSent tells whether the consumer has
 // already taken the head.
 func (r *Response) Take(headSent bool) Batch {
@@ -234,9 +230,32 @@ func (r *Response) Abandon() {
 	}
 }
 
-// Mailbox is where the network plane drops requests for the hub.
-type Mailbox interface {
-	// Submit hands a request over; it never blocks for long and never
-	// drops: requests beyond the free cores wait in the mailbox.
+// Loop is the event loop the network plane runs on: in uwsgo, the hub's
+// own epoll loop, so a request is read, run and answered on one thread
+// with no hand-off. Watch, Unwatch and Submit are called on the loop's
+// thread only; Wake from any goroutine.
+type Loop interface {
+	// Attach makes the loop call p on every turn and for p's fds.
+	Attach(p Plane)
+	// Watch adds fd to the loop's epoll set with events (EPOLLET and
+	// EPOLLEXCLUSIVE allowed); its readiness goes to Plane.Ready.
+	Watch(fd int, events uint32) error
+	// Unwatch removes fd (closing fd removes it too).
+	Unwatch(fd int)
+	// Submit hands a request to the Python side. It never drops:
+	// requests beyond the free cores wait.
 	Submit(req *Request)
+	// Wake makes the loop call Plane.Turn soon.
+	Wake()
+}
+
+// Plane is what the loop calls back, on its thread.
+type Plane interface {
+	// Ready reports epoll events for an fd the plane watches.
+	Ready(fd int, events uint32)
+	// Turn runs once per loop turn, after the Python side ran: it writes
+	// what responses produced and runs work posted from other
+	// goroutines. It returns how long the loop may sleep before the next
+	// Turn is due (-1: until something happens).
+	Turn() (sleepMs int)
 }

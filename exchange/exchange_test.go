@@ -7,7 +7,7 @@ import (
 )
 
 func TestHeadBeforeBody(t *testing.T) {
-	r := NewResponse()
+	r := NewResponse(func() {})
 	r.Write([]byte("early"), nil)
 	if b := r.Take(false); b.Head != nil || len(b.Chunks) != 0 {
 		t.Fatalf("body handed out before the head: %+v", b)
@@ -20,7 +20,7 @@ func TestHeadBeforeBody(t *testing.T) {
 }
 
 func TestEndCarriesHeadAndLastChunk(t *testing.T) {
-	r := NewResponse()
+	r := NewResponse(func() {})
 	r.SetStats(4, 0)
 	r.End(Ending{Head: &Head{Status: "200 OK"}, Last: []byte("last"), Switches: 9})
 	b := r.Take(false)
@@ -33,7 +33,7 @@ func TestEndCarriesHeadAndLastChunk(t *testing.T) {
 }
 
 func TestFailureWithoutHeadDropsTheBody(t *testing.T) {
-	r := NewResponse()
+	r := NewResponse(func() {})
 	r.Write([]byte("x"), nil)
 	r.Finish(errors.New("boom"))
 	b := r.Take(false)
@@ -43,7 +43,7 @@ func TestFailureWithoutHeadDropsTheBody(t *testing.T) {
 }
 
 func TestBackpressureReleasesOnDrain(t *testing.T) {
-	r := NewResponse()
+	r := NewResponse(func() {})
 	r.SetHead(&Head{Status: "200 OK"})
 	drained := 0
 	onDrain := func() { drained++ }
@@ -70,7 +70,7 @@ func TestBackpressureReleasesOnDrain(t *testing.T) {
 }
 
 func TestAbandonReleasesAWaitingProducer(t *testing.T) {
-	r := NewResponse()
+	r := NewResponse(func() {})
 	r.SetHead(&Head{Status: "200 OK"})
 	released := false
 	if !r.Write(bytes.Repeat([]byte("a"), HighWater), func() { released = true }) {
@@ -86,10 +86,21 @@ func TestAbandonReleasesAWaitingProducer(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	r := NewResponse()
+	r := NewResponse(func() {})
 	r.SetStats(7, 0)
 	r.SetStats(7, 42)
 	if c, s := r.Stats(); c != 7 || s != 42 {
 		t.Fatalf("%d %d", c, s)
+	}
+}
+
+func TestNotifyOnEveryChange(t *testing.T) {
+	n := 0
+	r := NewResponse(func() { n++ })
+	r.SetHead(&Head{Status: "200 OK"})
+	r.Write([]byte("a"), nil)
+	r.End(Ending{Switches: -1})
+	if n != 3 {
+		t.Fatalf("notified %d times for head, write and end; want 3", n)
 	}
 }

@@ -1,8 +1,9 @@
 // Package hub runs the Python plane: one locked OS thread that owns the
-// interpreter, takes requests from a mailbox, gives each a free core, runs
-// the runnable cores, hands their output to the network plane and sleeps
-// (GIL released) on one epoll set holding the mailbox's eventfd, the fds
-// the apps wait on, and the nearest timer.
+// interpreter and the event loop. It gives each request a free core, runs
+// the runnable cores, lets the network plane (attached as an
+// exchange.Plane) write what they produced, and sleeps (GIL released) on
+// one epoll set holding the network plane's sockets, the fds the apps
+// wait on, an eventfd for other goroutines, and the nearest timer.
 package hub
 
 import (
@@ -58,10 +59,18 @@ type Hub struct {
 	served  int
 	busy    int // cores with a request
 
+	plane atomic.Pointer[planeBox]
+
 	stop     atomic.Bool
 	stopped  chan struct{}
 	startErr chan error
 }
+
+type planeBox struct{ p exchange.Plane }
+
+// planeTag marks the network plane's fds in epoll events (in the word
+// beside the fd), apart from the fds apps wait on.
+const planeTag = 1
 
 // mail is one message for the hub: a new request, or a core whose client
 // has drained its output.
@@ -113,10 +122,77 @@ func (h *Hub) Stop() {
 	<-h.stopped
 }
 
-// Submit hands a request to the hub; it never drops: requests beyond the
-// free cores wait in the queue.
+// Attach makes p the network plane (exchange.Loop).
+func (h *Hub) Attach(p exchange.Plane) {
+	h.plane.Store(&planeBox{p})
+	h.Wake()
+}
+
+// Watch adds a network fd to the hub's epoll set (on the hub's thread).
+func (h *Hub) Watch(fd int, events uint32) error {
+	return unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd), Pad: planeTag})
+}
+
+// Unwatch removes a network fd.
+func (h *Hub) Unwatch(fd int) {
+	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
+// Submit starts a request on a free core at once (it is called on the
+// hub's thread); beyond the free cores, requests wait in the queue, in
+// order.
 func (h *Hub) Submit(req *exchange.Request) {
+	if n := len(h.free); n > 0 && atomic.LoadInt32(h.flag) == 0 {
+		id := h.free[n-1]
+		h.free = h.free[:n-1]
+		h.startRequest(id, req)
+		return
+	}
 	h.post(mail{req: req})
+}
+
+// Wake makes the loop turn soon (any goroutine).
+func (h *Hub) Wake() {
+	atomic.StoreInt32(h.flag, 1)
+	if h.sleeping.Load() {
+		h.wake()
+	}
+}
+
+// turnPlane lets the network plane write and run its posted work; it
+// returns how long the loop may sleep for the plane's sake.
+func (h *Hub) turnPlane() int {
+	if b := h.plane.Load(); b != nil {
+		return b.p.Turn()
+	}
+	return -1
+}
+
+// dispatch hands epoll events to their owners.
+func (h *Hub) dispatch(events []unix.EpollEvent) {
+	var pl exchange.Plane
+	if b := h.plane.Load(); b != nil {
+		pl = b.p
+	}
+	for _, ev := range events {
+		switch {
+		case ev.Pad == planeTag && pl != nil:
+			pl.Ready(int(ev.Fd), ev.Events)
+		case int(ev.Fd) == h.efd:
+			var buf [8]byte
+			unix.Read(h.efd, buf[:])
+		default:
+			h.fdReady(int(ev.Fd), ev.Events)
+		}
+	}
+}
+
+// minTimeout combines two sleep bounds (-1: none).
+func minTimeout(a, b int) int {
+	if a < 0 || (b >= 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 func (h *Hub) post(m mail) {
@@ -161,6 +237,7 @@ func (h *Hub) setup() error {
 		return fmt.Errorf("epoll: %w", err)
 	}
 	h.cfg.Python.EventFD = h.efd
+	h.cfg.Python.EpollFD = h.epfd
 	if err = pyhost.Start(h.cfg.Python); err != nil {
 		return err
 	}
@@ -206,43 +283,33 @@ func (h *Hub) loop() {
 				h.handle(int(id))
 			}
 		}
-		timeout := h.nextTimeout()
+		planeTimeout := h.turnPlane()
+		timeout := minTimeout(h.nextTimeout(), planeTimeout)
 		if timeout != 0 {
 			h.sleeping.Store(true)
 			if atomic.LoadInt32(h.flag) != 0 {
 				timeout = 0
 			}
-		} else if len(h.waiters) == 0 {
-			// runnable cores and nothing to poll: skip the syscall
-			h.fireTimers()
-			continue
 		}
 		n := pyhost.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, timeout)
 		h.sleeping.Store(false)
-		for i := 0; i < n; i++ {
-			ev := events[i]
-			if int(ev.Fd) == h.efd {
-				var buf [8]byte
-				unix.Read(h.efd, buf[:])
-				continue
-			}
-			h.fdReady(int(ev.Fd), ev.Events)
-		}
+		h.dispatch(events[:max(n, 0)]) // < 0: interrupted by a signal
 		h.fireTimers()
 	}
 }
 
 // loopGevent is the hub loop when gevent's loop is the event loop: the
-// eventfd is one of its watchers, and each request is a greenlet.
+// hub's epoll set (with the eventfd and the network plane's sockets in
+// it) is one of its watchers, and each request is a greenlet.
 func (h *Hub) loopGevent() {
-	var buf [8]byte
+	events := make([]unix.EpollEvent, maxEvents)
 	for {
 		if h.beginTurn() {
 			return
 		}
-		timeout := -1
+		timeout := h.turnPlane()
 		if h.cfg.Beat != nil {
-			timeout = h.beatMs()
+			timeout = minTimeout(timeout, h.beatMs())
 		}
 		h.sleeping.Store(true)
 		if atomic.LoadInt32(h.flag) != 0 || (h.stop.Load() && h.busy == 0) {
@@ -250,11 +317,13 @@ func (h *Hub) loopGevent() {
 		}
 		ids := pyhost.GeventTurn(timeout)
 		h.sleeping.Store(false)
-		unix.Read(h.efd, buf[:])
 		pyhost.GeventRearm()
 		for _, id := range ids {
 			h.handle(int(id))
 		}
+		// the network's events (gevent's loop watches the epoll set)
+		n := pyhost.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, 0)
+		h.dispatch(events[:max(n, 0)])
 	}
 }
 

@@ -130,7 +130,7 @@ static const char gevent_src[] =
 	"_hub = gevent.get_hub()\n"
 	"_watcher = _hub.loop.io(_EFD, 1)\n"
 	"def _turn(timeout_ms):\n"
-	"    # run gevent's loop until Go has something (the eventfd) or the timeout\n"
+	"    # run gevent's loop until Go has something (the epoll set) or the timeout\n"
 	"    waiter = gevent.hub.Waiter()\n"
 	"    _watcher.start(waiter.switch, None)\n"
 	"    timer = None\n"
@@ -173,11 +173,11 @@ static PyObject *gevent_body(PyObject *self, PyObject *arg) {
 
 static PyMethodDef gevent_body_def = {"_uwsgo_request", gevent_body, METH_O, NULL};
 
-static int gevent_setup(int efd, char *err, size_t errlen) {
+static int gevent_setup(int efd, int epfd, char *err, size_t errlen) {
 	gevent_efd = efd;
 	PyObject *g = PyDict_New();
 	PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins());
-	PyObject *fd = PyLong_FromLong(efd);
+	PyObject *fd = PyLong_FromLong(epfd);
 	PyDict_SetItemString(g, "_EFD", fd);
 	Py_DECREF(fd);
 	PyObject *r = PyRun_String(gevent_src, Py_file_input, g, g);
@@ -243,5 +243,5 @@ static void monkey_patch(void) {
 
 static void gevent_setup_tramp(void *a) {
 	struct gevent_setup_args *g = a;
-	g->ret = gevent_setup(g->efd, g->err, g->errlen);
+	g->ret = gevent_setup(g->efd, g->epfd, g->err, g->errlen);
 }

@@ -72,7 +72,7 @@ static volatile sig_atomic_t in_python; /* the hub thread is inside a C entry po
 
 /* engines.h */
 struct gevent_setup_args {
-	int efd;
+	int efd, epfd;
 	char *err;
 	size_t errlen;
 	int ret;
@@ -336,7 +336,7 @@ int uw_cores_init(char *err, size_t errlen) {
 	if (uses_loop_stack() && loop_stack_init(err, errlen)) return -1;
 	if (h->engine == UW_ENGINE_GREENLET && greenlet_api(err, errlen)) return -1;
 	if (h->engine == UW_ENGINE_GEVENT) {
-		struct gevent_setup_args a = {G.s.efd, err, errlen, -1};
+		struct gevent_setup_args a = {G.s.efd, G.s.epfd, err, errlen, -1};
 		on_loop_stack(gevent_setup_tramp, &a);
 		if (a.ret) return -1;
 	}

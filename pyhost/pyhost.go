@@ -50,7 +50,8 @@ type Settings struct {
 	// gevent
 	GeventMonkey bool // patch_all() after the app loads
 	GeventEarly  bool // patch_all() before the app loads
-	EventFD      int  // the hub's eventfd, which gevent's loop watches
+	EventFD      int  // the hub's eventfd, written to wake the hub
+	EpollFD      int  // the hub's epoll set (eventfd and sockets), which gevent's loop watches
 }
 
 func errFrom(buf []byte) error {
@@ -85,6 +86,7 @@ func Start(s Settings) error {
 	cs.gevent_monkey = cbool(s.GeventMonkey)
 	cs.gevent_early = cbool(s.GeventEarly)
 	cs.efd = C.int(s.EventFD)
+	cs.epfd = C.int(s.EpollFD)
 	// the strings stay allocated: the interpreter keeps using them
 	errbuf := make([]byte, 1024)
 	if C.uw_start(&cs, (*C.char)(unsafe.Pointer(&errbuf[0])), C.size_t(len(errbuf))) != 0 {

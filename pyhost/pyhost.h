@@ -14,7 +14,8 @@ typedef struct uw_settings {
 	int switch_mode;   /* UG_SWITCH_* */
 	int worker_id, numproc, masterpid;
 	int gevent_monkey, gevent_early; /* --gevent-monkey-patch, --gevent-early-monkey-patch */
-	int efd;           /* gevent: the hub's eventfd, watched by gevent's loop */
+	int efd;           /* gevent: the hub's eventfd, written to wake the hub */
+	int epfd;          /* gevent: the hub's epoll set, watched by gevent's loop */
 	const char *version;
 } uw_settings;
 

@@ -4,99 +4,160 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net/http"
 	"os"
+	"strconv"
 )
 
-// body is a request body read in full before the request is submitted,
-// so the hub never waits on a socket.
-type body struct {
-	mem  []byte
-	file *os.File // unlinked spool file at offset 0, when the body is large
-	size int64
+// bodyReader collects a request body as its bytes arrive, whole before
+// the request is submitted, so the hub never waits on a socket. Up to
+// limit bytes stay in memory; a larger body goes to an unlinked
+// temporary file.
+type bodyReader struct {
+	limit   int
+	left    int64 // Content-Length bytes still to come
+	chunked bool
+	cs      chunkState
+	chunk   int64 // bytes left in the current chunk
+	mem     []byte
+	file    *os.File
+	size    int64
+	done    bool
 }
 
-// readBody reads size bytes from src (size < 0: until EOF, as for a
-// chunked body). Up to limit bytes stay in memory; a larger body goes to
-// an unlinked temporary file. A body shorter than size is an error.
-func readBody(src io.Reader, size int64, limit int) (body, error) {
-	if src == nil || size == 0 || src == http.NoBody {
-		return body{}, nil
-	}
+type chunkState uint8
+
+const (
+	chunkSize    chunkState = iota // a size line
+	chunkData                      // chunk bytes
+	chunkEnd                       // the CRLF after them
+	chunkTrailer                   // trailer lines until a blank one
+)
+
+const maxChunkLine = 4096
+
+// newBodyReader reads size bytes (size < 0: a chunked body).
+func newBodyReader(size int64, limit int) *bodyReader {
+	b := &bodyReader{limit: limit, left: size, chunked: size < 0}
 	if size > 0 && size <= int64(limit) {
-		buf := make([]byte, size)
-		if _, err := io.ReadFull(src, buf); err != nil {
-			return body{}, shortBody(err)
-		}
-		return body{mem: buf, size: size}, nil
+		b.mem = make([]byte, 0, size)
 	}
-	var head []byte
-	if size < 0 {
-		// Unknown length: read up to limit+1 to learn whether it fits.
-		var buf bytes.Buffer
-		if _, err := buf.ReadFrom(io.LimitReader(src, int64(limit)+1)); err != nil {
-			return body{}, shortBody(err)
-		}
-		if buf.Len() <= limit {
-			return body{mem: buf.Bytes(), size: int64(buf.Len())}, nil
-		}
-		head = buf.Bytes()
-	}
-	return spool(src, head, size)
+	return b
 }
 
-// spool writes head and then the rest of src (size bytes in all, or to
-// EOF when size < 0) to a temporary file that is unlinked at once, so it
-// vanishes with the last descriptor.
-func spool(src io.Reader, head []byte, size int64) (body, error) {
-	f, err := os.CreateTemp("", "uwsgo-body-*")
-	if err != nil {
-		return body{}, &spoolError{err}
+// feed takes body bytes from p and returns how many it used; the rest
+// belongs to the next request (or is an incomplete chunk line).
+func (b *bodyReader) feed(p []byte) (int, error) {
+	if !b.chunked {
+		n := int(min(int64(len(p)), b.left))
+		if err := b.store(p[:n]); err != nil {
+			return n, err
+		}
+		b.left -= int64(n)
+		b.done = b.left == 0
+		return n, nil
 	}
-	os.Remove(f.Name())
-	fail := func(err error) (body, error) {
-		f.Close()
-		return body{}, err
-	}
-	n, err := f.Write(head)
-	if err != nil {
-		return fail(&spoolError{err})
-	}
-	// A writer without ReadFrom keeps read errors (the client's) apart
-	// from write errors (ours).
-	dst := &spoolWriter{f: f}
-	var m int64
-	if size < 0 {
-		m, err = io.Copy(dst, src)
-	} else {
-		m, err = io.CopyN(dst, src, size-int64(n))
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	used := 0
+	for used < len(p) && !b.done {
+		q := p[used:]
+		switch b.cs {
+		case chunkSize, chunkTrailer:
+			i := bytes.IndexByte(q, '\n')
+			if i < 0 {
+				if len(q) > maxChunkLine {
+					return used, errors.New("chunk line too long")
+				}
+				return used, nil
+			}
+			line := bytes.TrimRight(q[:i], "\r")
+			used += i + 1
+			if b.cs == chunkTrailer {
+				b.done = len(line) == 0
+				continue
+			}
+			if semi := bytes.IndexByte(line, ';'); semi >= 0 {
+				line = line[:semi] // chunk extensions: ignored
+			}
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 64)
+			if err != nil || n < 0 {
+				return used, errors.New("malformed chunk size")
+			}
+			if n == 0 {
+				b.cs = chunkTrailer
+			} else {
+				b.cs, b.chunk = chunkData, n
+			}
+		case chunkData:
+			n := int(min(int64(len(q)), b.chunk))
+			if err := b.store(q[:n]); err != nil {
+				return used, err
+			}
+			used += n
+			if b.chunk -= int64(n); b.chunk == 0 {
+				b.cs = chunkEnd
+			}
+		case chunkEnd:
+			switch {
+			case q[0] == '\n':
+				used++
+			case q[0] == '\r' && len(q) == 1:
+				return used, nil
+			case q[0] == '\r' && q[1] == '\n':
+				used += 2
+			default:
+				return used, errors.New("malformed chunk end")
+			}
+			b.cs = chunkSize
 		}
 	}
-	if dst.err != nil {
-		return fail(&spoolError{dst.err})
-	}
-	if err != nil {
-		return fail(shortBody(err))
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fail(&spoolError{err})
-	}
-	return body{file: f, size: int64(n) + m}, nil
+	return used, nil
 }
 
-type spoolWriter struct {
-	f   *os.File
-	err error
+// store keeps p in memory or, past the limit, in the spool file.
+func (b *bodyReader) store(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	b.size += int64(len(p))
+	if b.file == nil && b.size <= int64(b.limit) {
+		b.mem = append(b.mem, p...)
+		return nil
+	}
+	if b.file == nil {
+		f, err := os.CreateTemp("", "uwsgo-body-*")
+		if err != nil {
+			return &spoolError{err}
+		}
+		os.Remove(f.Name()) // gone with the last descriptor
+		b.file = f
+		if _, err := f.Write(b.mem); err != nil {
+			return &spoolError{err}
+		}
+		b.mem = nil
+	}
+	if _, err := b.file.Write(p); err != nil {
+		return &spoolError{err}
+	}
+	return nil
 }
 
-func (w *spoolWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil {
-		w.err = err
+// take hands the body over: in memory, or as a file at offset 0.
+func (b *bodyReader) take() ([]byte, *os.File) {
+	if b.file != nil {
+		if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+			b.file.Close()
+			return nil, nil
+		}
 	}
-	return n, err
+	return b.mem, b.file
+}
+
+// discard drops a body that will not be used.
+func (b *bodyReader) discard() {
+	if b.file != nil {
+		b.file.Close()
+		b.file = nil
+	}
+	b.mem = nil
 }
 
 // spoolError is a failure on our side (temp dir full or missing), not the
@@ -109,9 +170,16 @@ func (e *spoolError) Unwrap() error { return e.err }
 // errShortBody marks a body that ended before its announced length.
 var errShortBody = errors.New("request body shorter than its Content-Length")
 
-func shortBody(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return errShortBody
+// readAllFrom reads a file that cannot be sent with sendfile (a pipe):
+// n bytes from off, or to the end when n < 0.
+func readAllFrom(f *os.File, off, n int64) []byte {
+	if off > 0 {
+		f.Seek(off, io.SeekStart)
 	}
-	return err
+	var r io.Reader = f
+	if n >= 0 {
+		r = io.LimitReader(f, n)
+	}
+	b, _ := io.ReadAll(r)
+	return b
 }

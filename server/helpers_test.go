@@ -12,9 +12,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/uwsgo/uwsgo/exchange"
 )
@@ -127,6 +131,73 @@ func (h *fakeHub) serve(req *exchange.Request) {
 
 const bigChunks = 48 // 48 × 64 KiB = 3 MiB
 
+// testLoop is an exchange.Loop without Python: an epoll loop on a locked
+// thread, as the hub runs one, handing requests to a fakeHub.
+type testLoop struct {
+	hub   *fakeHub
+	epfd  int
+	efd   int
+	plane exchange.Plane
+	ready chan exchange.Plane
+	quit  atomic.Bool
+}
+
+func startLoop(t *testing.T, hub *fakeHub) *testLoop {
+	t.Helper()
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd), Pad: -1})
+	l := &testLoop{hub: hub, epfd: epfd, efd: efd, ready: make(chan exchange.Plane, 1)}
+	done := make(chan struct{})
+	go l.run(done)
+	t.Cleanup(func() {
+		l.quit.Store(true)
+		l.Wake()
+		<-done
+		unix.Close(epfd)
+		unix.Close(efd)
+	})
+	return l
+}
+
+func (l *testLoop) run(done chan struct{}) {
+	defer close(done)
+	runtime.LockOSThread()
+	l.plane = <-l.ready
+	events := make([]unix.EpollEvent, 64)
+	for !l.quit.Load() {
+		n, err := unix.EpollWait(l.epfd, events, l.plane.Turn())
+		if err != nil && err != unix.EINTR {
+			panic(err)
+		}
+		for _, ev := range events[:max(n, 0)] {
+			if ev.Pad == -1 {
+				var b [8]byte
+				unix.Read(l.efd, b[:])
+				continue
+			}
+			l.plane.Ready(int(ev.Fd), ev.Events)
+		}
+	}
+}
+
+func (l *testLoop) Attach(p exchange.Plane) { l.ready <- p }
+func (l *testLoop) Watch(fd int, events uint32) error {
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
+}
+func (l *testLoop) Unwatch(fd int)               { unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil) }
+func (l *testLoop) Submit(req *exchange.Request) { l.hub.Submit(req) }
+func (l *testLoop) Wake() {
+	one := [8]byte{1}
+	unix.Write(l.efd, one[:])
+}
+
 // lineLog is a log destination that hands each line to the test.
 type lineLog chan string
 
@@ -172,7 +243,7 @@ func startServer(t *testing.T, kind Kind, tweak func(*Config)) *testServer {
 func startOn(t *testing.T, ln net.Listener, kind Kind, tweak func(*Config)) *testServer {
 	t.Helper()
 	ts := &testServer{hub: newFakeHub(), logs: make(lineLog, 1000), addr: ln.Addr().String(), serve: make(chan error, 1)}
-	cfg := Config{Mailbox: ts.hub, Logger: log.New(ts.logs, "", 0), PostBuffering: 64 << 10}
+	cfg := Config{Loop: startLoop(t, ts.hub), Logger: log.New(ts.logs, "", 0), PostBuffering: 64 << 10}
 	if tweak != nil {
 		tweak(&cfg)
 	}

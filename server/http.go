@@ -1,190 +1,257 @@
 package server
 
 import (
-	"errors"
-	"io"
-	"log"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/uwsgo/uwsgo/exchange"
 )
 
-// serveHTTP runs a net/http server on ln: it brings keep-alive, chunked
-// request bodies, Expect: 100-continue, limits and timeouts.
-func (s *Server) serveHTTP(ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    max(s.cfg.BufferSize, minHTTPHeaderBytes),
-		ErrorLog:          log.New(s.logger.Writer(), "http: ", 0),
+// parseHTTP parses a request head from the buffer and starts the request;
+// false when more bytes are needed or the request was refused.
+func (c *conn) parseHTTP() bool {
+	h, n, err := parseRequestHead(c.buf[c.r:c.w], c.s.maxHead, c.s.names)
+	if err == errNeedMore {
+		return false
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.httpSrvs[hs] = struct{}{}
-	s.mu.Unlock()
-
-	err := hs.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
-}
-
-// ServeHTTP turns one HTTP request into an exchange.Request, or serves it
-// from a static map.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	vars := httpVars(r)
-	rl := reqLog{
-		start: start, remote: hostOnly(r.RemoteAddr), method: r.Method,
-		uri: r.RequestURI, proto: r.Proto,
-	}
-	rl.countVars(vars)
-
-	if len(s.statics) > 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		if f := s.findStatic(r.URL.Path); f.state != staticMiss {
-			rec := &statusRecorder{ResponseWriter: w}
-			serveStatic(rec, r, f)
-			rl.status, rl.bodyBytes = rec.code, rec.n
-			rl.headers, rl.headerBytes = countHeaders(r.Proto, rec.code, w.Header())
-			s.logRequest(&rl)
-			return
-		}
-	}
-
-	body, err := readBody(r.Body, r.ContentLength, s.cfg.PostBuffering)
 	if err != nil {
-		// The client sent less than it announced (or we could not store
-		// it): nothing reaches the app.
-		s.logger.Printf("%s %s %s: reading request body: %v", rl.remote, r.Method, r.RequestURI, err)
-		w.Header().Set("Connection", "close")
-		if _, ours := err.(*spoolError); ours {
-			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		} else {
-			http.Error(w, "Bad Request", http.StatusBadRequest)
-		}
-		return
+		c.reject(err.(*httpError))
+		return false
 	}
-	if len(r.TransferEncoding) > 0 {
-		// Chunked: the body is whole now, so give the app its length
-		// (apps that see no CONTENT_LENGTH read nothing).
-		vars = append(vars, "CONTENT_LENGTH", itoa(body.size))
-		rl.countVars(vars[len(vars)-2:])
-	}
+	c.r += n
+	c.rl = reqLog{start: time.Now(), remote: c.remoteIP, method: h.method, uri: h.uri, proto: h.proto}
+	c.method, c.path, c.proto, c.minor, c.keepAlive = h.method, h.path, h.proto, h.minor, h.keepAlive
+	c.scheme = "http"
 
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	resp := exchange.NewResponse()
-	s.submit(&exchange.Request{
-		Vars: vars, Scheme: scheme, Body: body.mem, BodyFile: body.file, Resp: resp,
-	})
+	name, port := c.serverNamePort(h.host)
+	vars := make([]string, 0, 20+len(h.vars))
+	vars = append(vars,
+		"REQUEST_METHOD", h.method,
+		"REQUEST_URI", h.uri,
+		"PATH_INFO", h.path, // percent-decoded, as uWSGI does
+		"QUERY_STRING", h.query,
+		"SERVER_PROTOCOL", h.proto,
+		"SCRIPT_NAME", "",
+		"SERVER_NAME", name,
+		"SERVER_PORT", port,
+		"REMOTE_ADDR", c.remoteIP,
+		"REMOTE_PORT", c.remotePort,
+	)
+	c.vars = append(vars, h.vars...)
+	c.rl.countVars(c.vars)
 
-	sk := &httpSink{w: w, rc: http.NewResponseController(w), proto: r.Proto}
-	out := s.pump(r.Context().Done(), resp, sk)
-	rl.status, rl.bodyBytes, rl.headers, rl.headerBytes = sk.code, sk.n, sk.nh, sk.hb
-	switch out {
-	case pumpFailedNoHead:
-		rl.status = http.StatusInternalServerError
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+	c.state = stBody
+	switch {
+	case h.chunked:
+		c.body = newBodyReader(-1, c.s.cfg.PostBuffering)
+	case h.contentLength > 0:
+		c.body = newBodyReader(h.contentLength, c.s.cfg.PostBuffering)
 	}
-	rl.core, rl.switches = resp.Stats() // the switches are known once done
-	s.logRequest(&rl)
-	if out == pumpFailedAfterHead {
-		// The head is out and the body is incomplete: only cutting the
-		// connection tells the client.
-		panic(http.ErrAbortHandler)
+	if c.body != nil && h.expectContinue && c.r == c.w {
+		c.writeNow(continueLine)
 	}
+	return true
 }
 
-// httpSink writes a response through net/http.
-type httpSink struct {
-	w     http.ResponseWriter
-	rc    *http.ResponseController
-	proto string
-	code  int
-	n     int64 // body bytes
-	nh    int   // header count, for the log
-	hb    int   // header bytes, for the log
+var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// writeNow writes a few bytes outside the response queue (an interim
+// response); a full socket drops them, which a client waiting for
+// 100-continue survives by sending anyway.
+func (c *conn) writeNow(p []byte) {
+	unix.Write(c.fd, p)
 }
 
-func (k *httpSink) head(h *exchange.Head) error {
+// serverNamePort gives SERVER_NAME from the Host header (else the
+// listener's address) and SERVER_PORT from the listener's port (else
+// Host's).
+func (c *conn) serverNamePort(host string) (name, port string) {
+	hostName, hostPort := host, ""
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		hostName, hostPort = h, p
+	}
+	name, port = hostName, c.ln.port
+	if name == "" {
+		name = c.ln.ip
+	}
+	if name == "" {
+		name = "localhost"
+	}
+	if port == "" {
+		port = hostPort
+	}
+	if port == "" {
+		port = "80"
+	}
+	return name, port
+}
+
+// queueHead queues the status line and headers of an app's response and
+// decides the framing: the app's Content-Length, else one we count when
+// the whole body is known, else chunked (HTTP/1.1), else close (HTTP/1.0).
+func (c *conn) queueHead(h *exchange.Head, b exchange.Batch) error {
 	code, err := statusCode(h.Status)
 	if err != nil {
 		return err
 	}
-	hdr := k.w.Header()
+	c.rl.status = code
+	if c.kind == UWSGI {
+		c.rl.headers, c.rl.headerBytes = len(h.Headers)/2, headBytes(c.proto, h.Status, h.Headers)
+		c.out = append(c.out, outItem{b: appendRawHead(nil, c.proto, h.Status, h.Headers)})
+		return nil // nginx frames the body for its client
+	}
+	c.rl.headers, c.rl.headerBytes = len(h.Headers)/2, headBytes("HTTP/1.1", h.Status, h.Headers)
+	bodyless := code == 204 || code == 304
+	c.noBody = bodyless || c.method == "HEAD"
+	p := make([]byte, 0, 256)
+	p = append(p, "HTTP/1.1 "...)
+	p = appendClean(p, h.Status)
+	p = append(p, '\r', '\n')
+	hasLength, hasDate := false, false
 	for i := 0; i+1 < len(h.Headers); i += 2 {
-		hdr.Add(h.Headers[i], h.Headers[i+1])
+		k, v := h.Headers[i], h.Headers[i+1]
+		if !validHeaderName(k) {
+			continue
+		}
+		switch {
+		case strings.EqualFold(k, "Content-Length"):
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if !bodyless {
+				if err != nil || n < 0 || hasLength {
+					continue // unusable: we frame the body ourselves
+				}
+				hasLength, c.clLeft = true, n
+			}
+		case strings.EqualFold(k, "Transfer-Encoding"):
+			continue // hop by hop: ours to decide
+		case strings.EqualFold(k, "Connection"):
+			if hasToken(v, "close") {
+				c.closeAfter = true
+			}
+		case strings.EqualFold(k, "Date"):
+			hasDate = true
+		}
+		p = append(p, k...)
+		p = append(p, ':', ' ')
+		p = appendClean(p, v)
+		p = append(p, '\r', '\n')
 	}
-	if _, ok := hdr["Content-Type"]; !ok {
-		// Stop net/http from sniffing a Content-Type the app did not set.
-		hdr["Content-Type"] = nil
+	switch {
+	case hasLength || bodyless:
+	case b.Done && len(b.Files) == 0:
+		// the whole body is here: announce its length
+		var n int
+		for _, ch := range b.Chunks {
+			n += len(ch)
+		}
+		if c.method != "HEAD" || n > 0 {
+			p = appendHeader(p, "Content-Length", strconv.Itoa(n))
+			c.clLeft = int64(n)
+		}
+	case c.minor >= 1:
+		c.chunked = !c.noBody
+		if c.chunked {
+			p = appendHeader(p, "Transfer-Encoding", "chunked")
+		}
+	default:
+		c.closeAfter = true // HTTP/1.0: the end of the body is the end of the connection
 	}
-	k.code = code
-	k.nh, k.hb = len(h.Headers)/2, headBytes(k.proto, h.Status, h.Headers)
-	k.w.WriteHeader(code)
+	if c.method == "HEAD" {
+		c.clLeft = -1
+	}
+	p = c.connectionHeader(p)
+	if !hasDate {
+		p = appendHeader(p, "Date", c.s.date.get())
+	}
+	p = append(p, '\r', '\n')
+	c.out = append(c.out, outItem{b: p})
 	return nil
 }
 
-func (k *httpSink) write(p []byte) error {
-	n, err := k.w.Write(p)
-	k.n += int64(n)
-	if errors.Is(err, http.ErrBodyNotAllowed) {
-		return nil // 204/304 with a body from the app: drop it, as net/http must
+// connectionHeader says whether the connection stays open.
+func (c *conn) connectionHeader(p []byte) []byte {
+	if !c.keepAlive || c.s.closing {
+		c.closeAfter = true
 	}
-	return err
+	switch {
+	case c.closeAfter:
+		return appendHeader(p, "Connection", "close")
+	case c.minor == 0:
+		return appendHeader(p, "Connection", "keep-alive")
+	}
+	return p
 }
 
-func (k *httpSink) sendFile(fs exchange.FileSpan) error {
-	// net/http's ReadFrom uses sendfile for an *os.File (or a limited one).
-	n, err := copyFileSpan(k.w, fs)
-	k.n += n
-	if errors.Is(err, http.ErrBodyNotAllowed) {
-		return nil
+// fail500 answers a request whose app failed before its response began.
+func (c *conn) fail500() {
+	const msg = "Internal Server Error\n"
+	c.rl.status = 500
+	c.finished = true
+	if c.kind == UWSGI {
+		c.out = append(c.out, outItem{b: appendRawHead(nil, c.proto, "500 Internal Server Error",
+			[]string{"Content-Type", "text/plain; charset=utf-8", "Content-Length", strconv.Itoa(len(msg))})})
+	} else {
+		p := append([]byte(nil), "HTTP/1.1 500 Internal Server Error\r\n"...)
+		p = appendHeader(p, "Content-Type", "text/plain; charset=utf-8")
+		p = appendHeader(p, "X-Content-Type-Options", "nosniff")
+		p = appendHeader(p, "Content-Length", strconv.Itoa(len(msg)))
+		p = c.connectionHeader(p)
+		p = appendHeader(p, "Date", c.s.date.get())
+		c.out = append(c.out, outItem{b: append(p, '\r', '\n')})
 	}
-	return err
+	c.noBody = c.method == "HEAD" && c.kind == HTTP
+	c.clLeft = -1
+	c.queueBytes([]byte(msg), 0)
+	c.rl.bodyBytes = 0 // the log counts what the app generated
+	c.flush()
 }
 
-func (k *httpSink) flush() error { return k.rc.Flush() }
-
-// statusRecorder notes what static serving wrote, for the log line.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-	n    int64
+// reject answers a request the server refuses (malformed, too large) and
+// closes the connection; the app never sees it.
+func (c *conn) reject(e *httpError) {
+	c.state, c.finished, c.closeAfter, c.quiet = stApp, true, true, true
+	text := strconv.Itoa(e.status) + " " + http.StatusText(e.status)
+	p := append([]byte(nil), "HTTP/1.1 "...)
+	p = append(p, text...)
+	p = append(p, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"...)
+	p = append(p, text...)
+	c.out = append(c.out, outItem{b: p})
+	c.r, c.w = 0, 0
+	c.flush()
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
+func appendHeader(p []byte, k, v string) []byte {
+	p = append(p, k...)
+	p = append(p, ':', ' ')
+	p = append(p, v...)
+	return append(p, '\r', '\n')
 }
 
-func (r *statusRecorder) Write(p []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
+// hasToken reports whether a comma-separated header value holds tok.
+func hasToken(v, tok string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), tok) {
+			return true
+		}
 	}
-	n, err := r.ResponseWriter.Write(p)
-	r.n += int64(n)
-	return n, err
+	return false
 }
 
-// ReadFrom keeps sendfile reachable through the wrapper.
-func (r *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
+// dateCache formats the Date header once a second.
+type dateCache struct {
+	sec int64
+	val string
+}
+
+func (d *dateCache) get() string {
+	now := time.Now()
+	if s := now.Unix(); s != d.sec {
+		d.sec, d.val = s, now.UTC().Format(http.TimeFormat)
 	}
-	n, err := readFrom(r.ResponseWriter, src)
-	r.n += n
-	return n, err
+	return d.val
 }

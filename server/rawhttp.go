@@ -1,10 +1,7 @@
 package server
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,32 +20,37 @@ func statusCode(status string) (int, error) {
 	return code, nil
 }
 
-// writeRawHead writes a status line and headers the way a uwsgi response
-// carries them (raw HTTP on the connection). Names that are not HTTP
-// tokens are dropped and line breaks in values blanked, so an app cannot
-// split the response.
-func writeRawHead(w *bufio.Writer, proto, status string, headers []string) {
-	w.WriteString(proto)
-	w.WriteByte(' ')
-	w.WriteString(blankCRLF(status))
-	w.WriteString("\r\n")
+// appendRawHead appends a status line and headers the way a uwsgi
+// response carries them (raw HTTP on the connection). Names that are not
+// HTTP tokens are dropped and line breaks in values blanked, so an app
+// cannot split the response.
+func appendRawHead(p []byte, proto, status string, headers []string) []byte {
+	p = append(p, proto...)
+	p = append(p, ' ')
+	p = appendClean(p, status)
+	p = append(p, '\r', '\n')
 	for i := 0; i+1 < len(headers); i += 2 {
 		if !validHeaderName(headers[i]) {
 			continue
 		}
-		w.WriteString(headers[i])
-		w.WriteString(": ")
-		w.WriteString(blankCRLF(headers[i+1]))
-		w.WriteString("\r\n")
+		p = append(p, headers[i]...)
+		p = append(p, ':', ' ')
+		p = appendClean(p, headers[i+1])
+		p = append(p, '\r', '\n')
 	}
-	w.WriteString("\r\n")
+	return append(p, '\r', '\n')
 }
 
-func blankCRLF(s string) string {
-	if strings.ContainsAny(s, "\r\n") {
-		return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+// appendClean appends s with CR and LF blanked.
+func appendClean(p []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		p = append(p, c)
 	}
-	return s
+	return p
 }
 
 func validHeaderName(s string) bool {
@@ -83,50 +85,4 @@ func countHeaders(proto string, code int, h http.Header) (count, size int) {
 		}
 	}
 	return count, size
-}
-
-// rawResponseWriter is the minimal http.ResponseWriter that lets
-// http.ServeContent answer on a uwsgi connection.
-type rawResponseWriter struct {
-	conn  net.Conn
-	bw    *bufio.Writer
-	proto string
-	hdr   http.Header
-	code  int
-	n     int64
-}
-
-func (w *rawResponseWriter) Header() http.Header { return w.hdr }
-
-func (w *rawResponseWriter) WriteHeader(code int) {
-	if w.code != 0 {
-		return
-	}
-	w.code = code
-	hs := make([]string, 0, 2*len(w.hdr))
-	for k, vs := range w.hdr {
-		for _, v := range vs {
-			hs = append(hs, k, v)
-		}
-	}
-	writeRawHead(w.bw, w.proto, strconv.Itoa(code)+" "+http.StatusText(code), hs)
-}
-
-func (w *rawResponseWriter) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	n, err := w.bw.Write(p)
-	w.n += int64(n)
-	return n, err
-}
-
-// ReadFrom flushes the head and hands the file to the connection, whose
-// ReadFrom uses sendfile.
-func (w *rawResponseWriter) ReadFrom(src io.Reader) (int64, error) {
-	w.WriteHeader(http.StatusOK)
-	if err := w.bw.Flush(); err != nil {
-		return 0, err
-	}
-	n, err := readFrom(w.conn, src)
-	w.n += n
-	return n, err
 }

@@ -1,6 +1,10 @@
 // Package server is the network plane: listeners, the HTTP/1.1 and uwsgi
-// protocol front ends, request body buffering, static files and the
-// request log. It talks to the Python side only through exchange.
+// protocol front ends, request bodies, static files and the request log.
+// It runs on an exchange.Loop (the hub's thread, in uwsgo): one epoll set
+// holds the listeners, the client connections and the fds the apps wait
+// on, so a request is accepted, read, run and answered on one thread,
+// with non-blocking system calls and no goroutine per connection. It
+// talks to the Python side only through exchange.
 package server
 
 import (
@@ -8,11 +12,14 @@ import (
 	"errors"
 	"log"
 	"net"
-	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/uwsgo/uwsgo/exchange"
 )
@@ -32,14 +39,21 @@ const (
 	minHTTPHeaderBytes   = 8192    // 4 KiB of headers is too little for browsers' cookies
 	readHeaderTimeout    = 30 * time.Second
 	idleTimeout          = 120 * time.Second
+	readBufferSize       = 8192 // a connection's read buffer, taken while it reads
+	// One accept per wake-up: every idle worker on a shared socket wakes
+	// (as in uWSGI), the first to come takes the connection, and a burst
+	// spreads over the workers instead of landing on one. (EPOLLEXCLUSIVE
+	// would not do: it always hands the connection to the same worker,
+	// busy or not.)
+	maxAcceptsPerEvent = 1
 )
 
 // ErrServerClosed is returned by Serve when called after Shutdown.
-var ErrServerClosed = http.ErrServerClosed
+var ErrServerClosed = errors.New("server: closed")
 
 // Config is what a Server needs from the command line.
 type Config struct {
-	Mailbox        exchange.Mailbox
+	Loop           exchange.Loop
 	StaticMaps     []StaticMap // parsed from --static-map /mount=dir
 	StaticIndex    []string    // --static-index names, e.g. index.html
 	BufferSize     int         // max uwsgi packet vars size; HTTP header limit is max(BufferSize, 8192)
@@ -55,24 +69,50 @@ type Server struct {
 	statics []StaticMap // longest mount first
 	logger  *log.Logger
 	pid     int
+	loop    exchange.Loop
+	maxHead int // HTTP head limit
 
 	inflight atomic.Int64  // submitted, not finished by the hub
 	reqs     atomic.Uint64 // requests seen by this worker
 
-	mu        sync.Mutex
-	closed    bool
-	httpSrvs  map[*http.Server]struct{}
-	listeners map[net.Listener]struct{} // uwsgi listeners
-	conns     map[*uwsgiConn]struct{}   // open uwsgi connections
-	active    int                       // uwsgi connections that started a request
-	idle      chan struct{}             // closed and replaced whenever a count drops to zero
+	// Used on the loop's thread only.
+	lns       map[int]*listener
+	conns     map[int]*conn
+	freeBufs  [][]byte
+	names     nameCache
+	resume    []*conn // connections with bytes to go on with
+	closing   bool    // Shutdown began: no keep-alive, no accepts
+	nextSweep time.Time
+	retryAt   time.Time // listeners paused by EMFILE come back then
+	paused    []*listener
+	date      dateCache
+
+	// Shared with other goroutines.
+	work    atomic.Bool // pending or dirty is non-empty
+	mu      sync.Mutex
+	pending []func()       // to run on the loop's thread
+	dirty   []*exchangeRef // responses with news
+	spare   []*exchangeRef // the other half of dirty's double buffer
+	closed  bool           // Shutdown was called
+	drained chan struct{}  // closed on the loop once closing with no connection or request left
+	doneSet map[*listener]struct{}
+}
+
+// listener is one listening socket on the loop.
+type listener struct {
+	fd     int
+	kind   Kind
+	ip     string // "" for unix sockets and wildcard binds
+	port   string
+	done   chan struct{} // closed when the loop stops accepting on it
+	paused bool
 }
 
 // totalReqs counts requests across every Server in the process, for the
 // second number of the log line's "req: a/b".
 var totalReqs atomic.Uint64
 
-// New makes a Server; it starts nothing.
+// New makes a Server and attaches it to cfg.Loop; it listens on nothing.
 func New(cfg Config) *Server {
 	if cfg.BufferSize <= 0 {
 		cfg.BufferSize = DefaultBufferSize
@@ -84,152 +124,336 @@ func New(cfg Config) *Server {
 	if lg == nil {
 		lg = log.New(os.Stderr, "", 0)
 	}
-	return &Server{
-		cfg:       cfg,
-		statics:   sortStaticMaps(cfg.StaticMaps),
-		logger:    lg,
-		pid:       os.Getpid(),
-		httpSrvs:  map[*http.Server]struct{}{},
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*uwsgiConn]struct{}{},
-		idle:      make(chan struct{}),
+	s := &Server{
+		cfg:     cfg,
+		statics: sortStaticMaps(cfg.StaticMaps),
+		logger:  lg,
+		pid:     os.Getpid(),
+		loop:    cfg.Loop,
+		maxHead: max(cfg.BufferSize, minHTTPHeaderBytes),
+		lns:     map[int]*listener{},
+		conns:   map[int]*conn{},
+		names:   nameCache{},
+		drained: make(chan struct{}),
 	}
+	s.loop.Attach(s)
+	return s
 }
 
 // InFlight returns the number of requests submitted and not yet finished.
 func (s *Server) InFlight() int { return int(s.inflight.Load()) }
 
-// Serve accepts on ln until Shutdown; each connection gets its own
-// goroutine. It returns nil after Shutdown, or the accept error.
+// Serve accepts on ln until Shutdown or StopAccepting, then returns nil.
+// ln is taken over: its socket moves to the loop and ln is closed.
 func (s *Server) Serve(ln net.Listener, kind Kind) error {
-	switch kind {
-	case HTTP:
-		return s.serveHTTP(ln)
-	case UWSGI:
-		return s.serveUwsgi(ln)
+	fd, err := detachListener(ln)
+	if err != nil {
+		return err
+	}
+	l := &listener{fd: fd, kind: kind, done: make(chan struct{})}
+	l.ip, l.port = listenerAddr(fd)
+	if !s.onLoop(func() { s.addListener(l) }) {
+		unix.Close(fd)
+		return ErrServerClosed
+	}
+	<-l.done
+	return nil
+}
+
+// detachListener takes a duplicate of ln's socket and closes ln, so that
+// Go's own poller lets go of it.
+func detachListener(ln net.Listener) (int, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("server: listener has no file descriptor")
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false) // the socket lives on in the copy
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(f uintptr) {
+		fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, derr
 	}
 	ln.Close()
-	return errors.New("server: unknown listener kind")
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
-// Shutdown stops accepting on every listener, lets in-flight requests
-// finish (bounded by ctx), then returns. When ctx ends first, remaining
-// connections are cut and ctx's error is returned.
+// listenerAddr gives the bound address as SERVER_NAME/SERVER_PORT need it.
+func listenerAddr(fd int) (ip, port string) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "", ""
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		if a.Addr != [4]byte{} {
+			ip = net.IP(a.Addr[:]).String()
+		}
+		return ip, strconv.Itoa(a.Port)
+	case *unix.SockaddrInet6:
+		if a.Addr != [16]byte{} {
+			ip = net.IP(a.Addr[:]).String()
+		}
+		return ip, strconv.Itoa(a.Port)
+	}
+	return "", ""
+}
+
+// onLoop runs fn on the loop's thread soon; false once Shutdown began.
+func (s *Server) onLoop(fn func()) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.pending = append(s.pending, fn)
+	s.mu.Unlock()
+	s.work.Store(true)
+	s.loop.Wake()
+	return true
+}
+
+func (s *Server) addListener(l *listener) {
+	if err := s.loop.Watch(l.fd, unix.EPOLLIN); err != nil {
+		s.logger.Printf("cannot watch listening socket: %v", err)
+		unix.Close(l.fd)
+		close(l.done)
+		return
+	}
+	s.lns[l.fd] = l
+}
+
+// StopAccepting closes every listener (their Serve calls return); the
+// connections already accepted are served on.
+func (s *Server) StopAccepting() {
+	s.onLoop(s.closeListeners)
+}
+
+func (s *Server) closeListeners() {
+	for fd, l := range s.lns {
+		unix.Close(fd) // also leaves the epoll set
+		delete(s.lns, fd)
+		close(l.done)
+	}
+	s.paused = nil
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in
+// flight finish (bounded by ctx; keep-alive ends after them), then
+// returns. When ctx ends first, the remaining connections are cut and
+// ctx's error is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return s.waitDrained(ctx)
+	}
+	s.pending = append(s.pending, s.beginShutdown)
 	s.closed = true
-	for ln := range s.listeners {
-		ln.Close()
+	s.mu.Unlock()
+	s.work.Store(true)
+	s.loop.Wake()
+	return s.waitDrained(ctx)
+}
+
+func (s *Server) waitDrained(ctx context.Context) error {
+	select {
+	case <-s.drained:
+		return nil
+	case <-ctx.Done():
 	}
-	for c := range s.conns {
-		c.closeIfIdle() // accepted but nothing read yet: nobody waits for it
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.pending = append(s.pending, func() { s.forceClose(); close(done) })
+	s.mu.Unlock()
+	s.work.Store(true)
+	s.loop.Wake()
+	select {
+	case <-done:
+	case <-time.After(time.Second): // the loop is stuck in the app
 	}
-	srvs := make([]*http.Server, 0, len(s.httpSrvs))
-	for hs := range s.httpSrvs {
-		srvs = append(srvs, hs)
+	return ctx.Err()
+}
+
+func (s *Server) beginShutdown() {
+	s.closing = true
+	s.closeListeners()
+	for _, c := range s.conns {
+		c.shutdown()
+	}
+	s.checkDrained()
+}
+
+func (s *Server) forceClose() {
+	for _, c := range s.conns {
+		c.gone()
+	}
+}
+
+// checkDrained closes drained once shutting down with nothing left.
+func (s *Server) checkDrained() {
+	if !s.closing || len(s.conns) > 0 || s.inflight.Load() > 0 {
+		return
+	}
+	select {
+	case <-s.drained:
+	default:
+		close(s.drained)
+	}
+}
+
+// Ready handles epoll events for a listener or a connection.
+func (s *Server) Ready(fd int, events uint32) {
+	if c := s.conns[fd]; c != nil {
+		c.event(events)
+	} else if l := s.lns[fd]; l != nil {
+		s.accept(l)
+	}
+}
+
+// Turn runs posted work, writes out responses with news, goes on with
+// connections that have bytes left, and closes connections past their
+// deadline.
+func (s *Server) Turn() int {
+	if s.work.Load() {
+		s.work.Store(false)
+		s.mu.Lock()
+		pending := s.pending
+		s.pending = nil
+		dirty := s.dirty
+		s.dirty = s.spare[:0]
+		for _, x := range dirty {
+			x.dirty = false
+		}
+		s.mu.Unlock()
+		for _, fn := range pending {
+			fn()
+		}
+		for _, x := range dirty {
+			x.pump()
+		}
+		s.spare = dirty
+	}
+	for len(s.resume) > 0 {
+		r := s.resume
+		s.resume = nil
+		for _, c := range r {
+			c.goOn()
+		}
+	}
+	return s.sweep()
+}
+
+// sweep closes connections past their deadline, once a second; it
+// returns how long until it is due again.
+func (s *Server) sweep() int {
+	if len(s.conns) == 0 && len(s.paused) == 0 {
+		return -1
+	}
+	now := time.Now()
+	if now.Before(s.nextSweep) {
+		return int(s.nextSweep.Sub(now)/time.Millisecond) + 1
+	}
+	s.nextSweep = now.Add(time.Second)
+	for _, c := range s.conns {
+		if !c.deadline.IsZero() && now.After(c.deadline) {
+			c.close()
+		}
+	}
+	if len(s.paused) > 0 && !now.Before(s.retryAt) {
+		for _, l := range s.paused {
+			l.paused = false
+			s.loop.Watch(l.fd, unix.EPOLLIN)
+		}
+		s.paused = nil
+	}
+	s.checkDrained()
+	return 1000
+}
+
+// accept takes new connections; each is read at once (a client usually
+// sends its request with or right after the handshake).
+func (s *Server) accept(l *listener) {
+	for range maxAcceptsPerEvent {
+		fd, sa, err := unix.Accept4(l.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			switch err {
+			case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED:
+			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+				// Level-triggered: stop watching for a while rather
+				// than spin on a queue we cannot take from.
+				s.logger.Printf("accept error: %v; retrying in 100ms", err)
+				s.loop.Unwatch(l.fd)
+				l.paused = true
+				s.paused = append(s.paused, l)
+				s.retryAt = time.Now().Add(100 * time.Millisecond)
+			default:
+				s.logger.Printf("accept error: %v", err)
+			}
+			return
+		}
+		c := s.newConn(fd, l, sa)
+		if err := s.loop.Watch(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET); err != nil {
+			s.logger.Printf("cannot watch connection: %v", err)
+			unix.Close(fd)
+			continue
+		}
+		s.conns[fd] = c
+		c.readable()
+	}
+}
+
+// getBuf and putBuf recycle read buffers: a connection holds one only
+// while it reads a request, so idle and parked connections cost little.
+func (s *Server) getBuf() []byte {
+	if n := len(s.freeBufs); n > 0 {
+		b := s.freeBufs[n-1]
+		s.freeBufs = s.freeBufs[:n-1]
+		return b
+	}
+	return make([]byte, readBufferSize)
+}
+
+func (s *Server) putBuf(b []byte) {
+	if cap(b) == readBufferSize && len(s.freeBufs) < 256 {
+		s.freeBufs = append(s.freeBufs, b[:readBufferSize])
+	}
+}
+
+// markDirty queues a response with news for the next Turn; any goroutine.
+func (s *Server) markDirty(x *exchangeRef) {
+	s.mu.Lock()
+	if !x.dirty {
+		x.dirty = true
+		s.dirty = append(s.dirty, x)
 	}
 	s.mu.Unlock()
-
-	// net/http waits for active connections and closes idle keep-alives.
-	errc := make(chan error, len(srvs))
-	for _, hs := range srvs {
-		go func() { errc <- hs.Shutdown(ctx) }()
-	}
-	var err error
-	for range srvs {
-		if e := <-errc; e != nil && err == nil {
-			err = e
-		}
-	}
-	if err == nil {
-		err = s.waitIdle(ctx)
-	}
-	if err != nil {
-		s.forceClose()
-	}
-	return err
+	s.work.Store(true)
+	s.loop.Wake()
 }
 
-// forceClose cuts every connection still open after Shutdown's deadline.
-func (s *Server) forceClose() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for hs := range s.httpSrvs {
-		hs.Close()
-	}
-	for c := range s.conns {
-		c.conn.Close()
-	}
-}
-
-// waitIdle waits until no request is in flight and no uwsgi connection is
-// busy.
-func (s *Server) waitIdle(ctx context.Context) error {
-	for {
-		s.mu.Lock()
-		if s.inflight.Load() == 0 && s.active == 0 {
-			s.mu.Unlock()
-			return nil
-		}
-		ch := s.idle
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// wakeIdle tells waitIdle to look again; called under s.mu.
-func (s *Server) wakeIdle() {
-	close(s.idle)
-	s.idle = make(chan struct{})
-}
-
-// submit hands a request to the hub and counts it in flight.
+// submit hands a request to the Python side and counts it in flight.
 func (s *Server) submit(req *exchange.Request) {
 	s.inflight.Add(1)
-	s.cfg.Mailbox.Submit(req)
+	s.loop.Submit(req)
 }
 
-// finished marks a submitted request as finished by the hub.
+// finished marks a submitted request as let go by the hub.
 func (s *Server) finished() {
-	if s.inflight.Add(-1) == 0 {
-		s.mu.Lock()
-		s.wakeIdle()
-		s.mu.Unlock()
-	}
-}
-
-// acceptLoop runs Accept with net/http's back-off on temporary errors
-// (EMFILE and friends must not spin or end the server).
-func (s *Server) acceptLoop(ln net.Listener, handle func(net.Conn)) error {
-	var delay time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger.Printf("accept error: %v; retrying in %v", err, delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		go handle(c)
-	}
-}
-
-func isTemporary(err error) bool {
-	t, ok := err.(interface{ Temporary() bool })
-	return ok && t.Temporary()
+	s.inflight.Add(-1)
+	s.checkDrained()
 }

@@ -118,7 +118,7 @@ func TestShutdownClosesIdleUwsgi(t *testing.T) {
 }
 
 func TestServeAfterShutdown(t *testing.T) {
-	s := New(Config{Mailbox: newFakeHub()})
+	s := New(Config{Loop: startLoop(t, newFakeHub())})
 	s.Shutdown(context.Background())
 	for _, kind := range []Kind{HTTP, UWSGI} {
 		ln, err := Listen("127.0.0.1:0", 0)

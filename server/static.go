@@ -3,15 +3,20 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/uwsgo/uwsgo/exchange"
 )
 
 // StaticMap is one --static-map: URLs under Mount are files under Dir.
@@ -203,4 +208,135 @@ func serveStatic(w http.ResponseWriter, r *http.Request, h staticHit) {
 	}
 	defer h.f.Close()
 	http.ServeContent(w, r, h.name, h.mtime, h.f)
+}
+
+// serveStatic answers a static hit on the connection: http.ServeContent
+// writes into a staticWriter, whose file part goes out with sendfile.
+func (c *conn) serveStatic(h staticHit) {
+	req := &http.Request{
+		Method: c.method, URL: &url.URL{Path: c.path}, Proto: c.proto,
+		Header: headerFromVars(c.vars), RequestURI: c.rl.uri,
+	}
+	if c.kind == HTTP {
+		req.ProtoMajor, req.ProtoMinor = 1, c.minor
+	}
+	w := &staticWriter{hdr: http.Header{}}
+	serveStatic(w, req, h)
+	if w.code == 0 {
+		w.code = http.StatusOK // a zero-length file writes nothing
+	}
+	hs := make([]string, 0, 2*len(w.hdr))
+	for k, vs := range w.hdr {
+		for _, v := range vs {
+			hs = append(hs, k, v)
+		}
+	}
+	if _, ok := w.hdr["Content-Length"]; !ok && w.code != 204 && w.code != 304 {
+		hs = append(hs, "Content-Length", itoa(w.size)) // all of it is known now
+	}
+	status := strconv.Itoa(w.code) + " " + http.StatusText(w.code)
+	if err := c.queueHead(&exchange.Head{Status: status, Headers: hs}, exchange.Batch{Done: true}); err != nil {
+		c.fail500()
+		return
+	}
+	c.rl.headers, c.rl.headerBytes = countHeaders(c.rl.proto, w.code, w.hdr)
+	for _, p := range w.parts {
+		if p.f != nil {
+			c.queueFile(exchange.FileSpan{File: p.f, Offset: p.off, Count: p.n})
+		} else {
+			c.queueBytes(p.b, 0)
+		}
+	}
+	c.finished = true
+	c.flush()
+}
+
+// staticWriter is the http.ResponseWriter http.ServeContent writes a
+// static file into: the head and small writes are kept, and the file
+// itself becomes a span to send.
+type staticWriter struct {
+	hdr   http.Header
+	code  int
+	parts []outItem
+	size  int64
+}
+
+func (w *staticWriter) Header() http.Header { return w.hdr }
+
+func (w *staticWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *staticWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.parts = append(w.parts, outItem{b: append([]byte(nil), p...)})
+	w.size += int64(len(p))
+	return len(p), nil
+}
+
+// ReadFrom takes the file ServeContent copies (limited to the range)
+// as a span of a duplicate descriptor: serveStatic closes its own.
+func (w *staticWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.WriteHeader(http.StatusOK)
+	n := int64(-1)
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src, n = lr.R, lr.N
+	}
+	var f *os.File
+	var off int64
+	switch r := src.(type) {
+	case *os.File:
+		f = r
+		off, _ = r.Seek(0, io.SeekCurrent)
+	case *io.SectionReader:
+		if of, ok := outerFile(r); ok {
+			f = of
+			pos, _ := r.Seek(0, io.SeekCurrent)
+			_, base, _ := r.Outer()
+			off = base + pos
+		}
+	}
+	if f == nil {
+		return io.Copy(writerOnly{w}, src)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if left := fi.Size() - off; n < 0 || n > left {
+		n = max(left, 0)
+	}
+	dup, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return 0, err
+	}
+	syscall.CloseOnExec(dup)
+	w.parts = append(w.parts, outItem{f: os.NewFile(uintptr(dup), f.Name()), off: off, n: n})
+	w.size += n
+	return n, nil
+}
+
+func outerFile(r *io.SectionReader) (*os.File, bool) {
+	ra, _, _ := r.Outer()
+	f, ok := ra.(*os.File)
+	return f, ok
+}
+
+// writerOnly hides ReadFrom, so io.Copy does not come back to it.
+type writerOnly struct{ io.Writer }
+
+// headerFromVars rebuilds request headers from HTTP_* vars (for
+// http.ServeContent: Range, If-Modified-Since...).
+func headerFromVars(vars []string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(vars); i += 2 {
+		k, ok := strings.CutPrefix(vars[i], "HTTP_")
+		if !ok {
+			continue
+		}
+		h.Add(strings.ReplaceAll(k, "_", "-"), vars[i+1])
+	}
+	return h
 }

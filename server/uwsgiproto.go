@@ -4,42 +4,33 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // The uwsgi packet: modifier1 (u8), datasize (u16 LE), modifier2 (u8),
 // then datasize bytes of {keysize u16 LE, key, valsize u16 LE, val}.
 const uwsgiHeaderSize = 4
 
-var (
-	errUwsgiTruncated = errors.New("truncated uwsgi packet")
-	errUwsgiVarPast   = errors.New("uwsgi var runs past the end of the block")
-)
+var errUwsgiVarPast = errors.New("uwsgi var runs past the end of the block")
 
-// readUwsgiPacket reads one packet and returns its vars in the order
-// received, and the block size (for the log line). io.EOF means the peer
-// closed before sending anything.
-func readUwsgiPacket(r io.Reader, maxSize int) (vars []string, size int, err error) {
-	var hdr [uwsgiHeaderSize]byte
-	if n, err := io.ReadFull(r, hdr[:]); err != nil {
-		if n == 0 && err == io.EOF {
-			return nil, 0, io.EOF
-		}
-		return nil, 0, errUwsgiTruncated
+// parseUwsgiPacket parses the packet at the start of buf: its vars in
+// the order received, the block size (for the log line) and the bytes it
+// took. errNeedMore: buf ends before the packet does.
+func parseUwsgiPacket(buf []byte, maxSize int) (vars []string, size, n int, err error) {
+	if len(buf) < uwsgiHeaderSize {
+		return nil, 0, 0, errNeedMore
 	}
-	if hdr[0] != 0 {
-		return nil, 0, fmt.Errorf("unsupported uwsgi modifier1 %d (only 0, WSGI, is served)", hdr[0])
+	if buf[0] != 0 {
+		return nil, 0, 0, fmt.Errorf("unsupported uwsgi modifier1 %d (only 0, WSGI, is served)", buf[0])
 	}
-	size = int(binary.LittleEndian.Uint16(hdr[1:3]))
+	size = int(binary.LittleEndian.Uint16(buf[1:3]))
 	if size > maxSize {
-		return nil, 0, fmt.Errorf("invalid request block size: %d (max %d)", size, maxSize)
+		return nil, 0, 0, fmt.Errorf("invalid request block size: %d (max %d)", size, maxSize)
 	}
-	block := make([]byte, size)
-	if _, err := io.ReadFull(r, block); err != nil {
-		return nil, 0, errUwsgiTruncated
+	if len(buf) < uwsgiHeaderSize+size {
+		return nil, 0, 0, errNeedMore
 	}
-	vars, err = parseUwsgiVars(block)
-	return vars, size, err
+	vars, err = parseUwsgiVars(buf[uwsgiHeaderSize : uwsgiHeaderSize+size])
+	return vars, size, uwsgiHeaderSize + size, err
 }
 
 // parseUwsgiVars splits a vars block. The strings all share one copy of

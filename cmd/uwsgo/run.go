@@ -9,8 +9,6 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -163,11 +161,11 @@ func exePath() string {
 	return p
 }
 
-// acceptSettle is how long a stopping worker lets the connections it has
-// just accepted deliver their request before the server shuts down.
+// runWorker runs one worker: the hub (interpreter) and the network plane.
+// acceptSettle is how long a stopping worker lets connections it has just
+// accepted deliver their request before it closes the idle ones.
 const acceptSettle = 100 * time.Millisecond
 
-// runWorker runs one worker: the hub (interpreter) and the network plane.
 func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	engine, cores := engineFor(o)
 	switchMode := pyhost.SwitchFast
@@ -192,16 +190,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	}
 
 	reload := make(chan struct{}, 1)
-	var closeOnce sync.Once
-	var closing atomic.Bool // the listeners are closed on purpose: Serve's accept error is no failure
-	closeListeners := func() {
-		closeOnce.Do(func() {
-			closing.Store(true)
-			for _, ln := range lns {
-				ln.Close()
-			}
-		})
-	}
+	var srv *server.Server
 	hcfg := hub.Config{
 		Python:      settings,
 		Module:      o.Module,
@@ -213,7 +202,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 			// its client can come back: stop accepting now so the next
 			// connection goes to the next worker (with a master) and the
 			// count is exact.
-			closeListeners()
+			srv.StopAccepting()
 			select {
 			case reload <- struct{}{}:
 			default:
@@ -245,8 +234,8 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		}
 		statics = append(statics, m)
 	}
-	srv := server.New(server.Config{
-		Mailbox:        h,
+	srv = server.New(server.Config{
+		Loop:           h,
 		StaticMaps:     statics,
 		StaticIndex:    o.StaticIndex,
 		BufferSize:     o.BufferSize,
@@ -260,7 +249,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	for i, ln := range lns {
 		go func(ln net.Listener, kind server.Kind) {
 			err := srv.Serve(ln, kind)
-			if err != nil && err != server.ErrServerClosed && !closing.Load() {
+			if err != nil && err != server.ErrServerClosed {
 				serveErr <- err
 			}
 		}(ln, specs[i].kind)
@@ -274,18 +263,12 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	}
 
 	// stop: stop accepting, let requests in flight finish within grace,
-	// then stop the hub.
-	//
-	// The listeners are closed first, and the server's Shutdown comes
-	// acceptSettle later: Shutdown drops a connection that was accepted
-	// but has not delivered its request yet (net/http closes it right
-	// after reading the request; the uwsgi front end closes it unread).
-	// With a master the socket stays open and the other workers take the
-	// new connections, so nothing is refused meanwhile; without this
-	// pause a reload or a --max-requests recycle under load would cut the
-	// few requests that were between accept and read.
+	// then stop the hub. Connections accepted just before get acceptSettle
+	// to deliver their request (Shutdown closes those with nothing read);
+	// with a master the socket stays open meanwhile and the other workers
+	// take the new connections.
 	stop := func(grace time.Duration) {
-		closeListeners()
+		srv.StopAccepting()
 		time.Sleep(acceptSettle)
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		srv.Shutdown(ctx)
