@@ -35,6 +35,7 @@ type conn struct {
 	buf     []byte // read buffer, nil while not reading
 	r, w    int    // unread bytes are buf[r:w]
 	mayRead bool   // input arrived while we did not read: the socket may hold more
+	hup     bool   // the peer shut its side: read until EOF, no edge will come
 
 	// the request in progress
 	rl        reqLog
@@ -110,6 +111,9 @@ func (c *conn) event(ev uint32) {
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP) == 0 {
 		return
 	}
+	if ev&unix.EPOLLRDHUP != 0 {
+		c.hup = true
+	}
 	switch c.state {
 	case stHead, stBody:
 		c.readable()
@@ -140,7 +144,7 @@ func (c *conn) readable() {
 			c.mayRead = false
 			c.deadline = time.Now().Add(readHeaderTimeout)
 			c.process()
-			if !full {
+			if !full && !c.hup {
 				return
 			}
 			c.mayRead = true

@@ -28,7 +28,7 @@ import (
 type fakeHub struct {
 	seen chan *exchange.Request // every submitted request
 	gate chan struct{}          // closed by a test to let /stream, /late, /hold go on
-	file string                 // a file for /file
+	file atomic.Value           // a file for /file (set while the loop runs)
 }
 
 func newFakeHub() *fakeHub {
@@ -61,20 +61,21 @@ func (h *fakeHub) serve(req *exchange.Request) {
 	r := req.Resp
 	r.SetStats(3, 2)
 	head := func(status string, hs ...string) { r.SetHead(&exchange.Head{Status: status, Headers: hs}) }
+	// whole ends a response in one step, as the hub does for a core that
+	// finished: head, last output and end together.
+	whole := func(status string, out []byte, err error, hs ...string) {
+		r.End(exchange.Ending{Head: &exchange.Head{Status: status, Headers: hs}, Last: out, Err: err, Switches: -1})
+	}
 	body := readReqBody(req)
 	switch p := varsMap(req.Vars)["PATH_INFO"]; p {
 	case "/env":
-		head("200 OK", "Content-Type", "text/plain")
 		var b strings.Builder
 		for i := 0; i+1 < len(req.Vars); i += 2 {
 			fmt.Fprintf(&b, "%s=%s\n", req.Vars[i], req.Vars[i+1])
 		}
-		r.Write([]byte(b.String()), nil)
-		r.Finish(nil)
+		whole("200 OK", []byte(b.String()), nil, "Content-Type", "text/plain")
 	case "/echo":
-		head("200 OK", "X-Spooled", fmt.Sprint(req.BodyFile != nil), "Content-Length", fmt.Sprint(len(body)))
-		r.Write(body, nil)
-		r.Finish(nil)
+		whole("200 OK", body, nil, "X-Spooled", fmt.Sprint(req.BodyFile != nil), "Content-Length", fmt.Sprint(len(body)))
 	case "/stream":
 		head("200 OK", "Content-Type", "text/plain")
 		r.Write([]byte("first;"), nil)
@@ -89,9 +90,7 @@ func (h *fakeHub) serve(req *exchange.Request) {
 	case "/fail-early":
 		r.Finish(errors.New("boom"))
 	case "/fail-late":
-		head("200 OK")
-		r.Write([]byte("partial"), nil)
-		r.Finish(errors.New("boom"))
+		whole("200 OK", []byte("partial"), errors.New("boom"))
 	case "/fail-streaming":
 		head("200 OK")
 		r.Write([]byte("partial"), nil)
@@ -103,8 +102,8 @@ func (h *fakeHub) serve(req *exchange.Request) {
 		r.Finish(nil)
 	case "/file":
 		head("200 OK", "Content-Type", "application/octet-stream")
-		f1, _ := os.Open(h.file)
-		f2, _ := os.Open(h.file)
+		f1, _ := os.Open(h.file.Load().(string))
+		f2, _ := os.Open(h.file.Load().(string))
 		r.Write([]byte("<"), nil)
 		r.SendFile(f1, 2, 5)
 		r.Write([]byte(">"), nil)
@@ -123,9 +122,7 @@ func (h *fakeHub) serve(req *exchange.Request) {
 		}
 		r.Finish(nil)
 	default:
-		head("200 OK", "Content-Type", "text/plain")
-		r.Write([]byte("app:"+p), nil)
-		r.Finish(nil)
+		whole("200 OK", []byte("app:"+p), nil, "Content-Type", "text/plain")
 	}
 }
 

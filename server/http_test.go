@@ -295,7 +295,7 @@ func TestHTTPErrors(t *testing.T) {
 
 func TestHTTPFile(t *testing.T) {
 	ts := startServer(t, HTTP, nil)
-	ts.hub.file = writeTemp(t, "0123456789")
+	ts.hub.file.Store(writeTemp(t, "0123456789"))
 	_, body := get(t, client(t), "http://"+ts.addr+"/file")
 	if body != "<23456>0123456789" {
 		t.Errorf("file response %q", body)

@@ -175,7 +175,7 @@ func TestUwsgiErrors(t *testing.T) {
 
 func TestUwsgiFile(t *testing.T) {
 	ts := startServer(t, UWSGI, nil)
-	ts.hub.file = writeTemp(t, "0123456789")
+	ts.hub.file.Store(writeTemp(t, "0123456789"))
 	_, body := uwsgiDo(t, ts.addr, uwsgiPacket(0, getVars("/file")...), nil)
 	if body != "<23456>0123456789" {
 		t.Errorf("file response %q", body)
