@@ -142,13 +142,19 @@ func (h *Hub) Unwatch(fd int) {
 // hub's thread); beyond the free cores, requests wait in the queue, in
 // order.
 func (h *Hub) Submit(req *exchange.Request) {
-	if n := len(h.free); n > 0 && atomic.LoadInt32(h.flag) == 0 {
+	if n := len(h.free); n > 0 && h.queueEmpty() {
 		id := h.free[n-1]
 		h.free = h.free[:n-1]
 		h.startRequest(id, req)
 		return
 	}
 	h.post(mail{req: req})
+}
+
+func (h *Hub) queueEmpty() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.queue) == 0
 }
 
 // Wake makes the loop turn soon (any goroutine).

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -62,6 +63,7 @@ type conn struct {
 	iov        [][]byte
 	writes     int // write calls for this response
 	nodelay    bool
+	watched    bool // in the epoll set
 }
 
 // outItem is one piece of output: bytes, or a span of a file to send.
@@ -83,12 +85,12 @@ type exchangeRef struct {
 	dirty bool // queued in Server.dirty; guarded by Server.mu
 }
 
-func (s *Server) newConn(fd int, l *listener, sa unix.Sockaddr) *conn {
+func (s *Server) newConn(fd int, l *listener, sa syscall.Sockaddr) *conn {
 	c := &conn{s: s, fd: fd, kind: l.kind, ln: l, clLeft: -1}
 	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		c.remoteIP, c.remotePort = net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		ip := net.IP(a.Addr[:])
 		if ip4 := ip.To4(); ip4 != nil {
 			ip = ip4 // a v4 client on a dual-stack socket
@@ -97,6 +99,20 @@ func (s *Server) newConn(fd int, l *listener, sa unix.Sockaddr) *conn {
 	}
 	c.deadline = time.Now().Add(readHeaderTimeout)
 	return c
+}
+
+// watch puts the connection into the epoll set, edge-triggered for
+// input, output and hang-up, once and for all.
+func (c *conn) watch() {
+	if c.watched || c.state == stClosed {
+		return
+	}
+	if err := c.s.loop.Watch(c.fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET); err != nil {
+		c.s.logger.Printf("cannot watch connection: %v", err)
+		c.gone()
+		return
+	}
+	c.watched = true
 }
 
 // event handles what epoll reported.

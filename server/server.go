@@ -40,12 +40,12 @@ const (
 	readHeaderTimeout    = 30 * time.Second
 	idleTimeout          = 120 * time.Second
 	readBufferSize       = 8192 // a connection's read buffer, taken while it reads
-	// One accept per wake-up: every idle worker on a shared socket wakes
-	// (as in uWSGI), the first to come takes the connection, and a burst
-	// spreads over the workers instead of landing on one. (EPOLLEXCLUSIVE
-	// would not do: it always hands the connection to the same worker,
-	// busy or not.)
-	maxAcceptsPerEvent = 1
+	// Accepts per wake-up: a burst is taken in one turn (its requests run
+	// together), yet every idle worker on a shared socket wakes, as in
+	// uWSGI, so the first to come takes the next connection. (With
+	// EPOLLEXCLUSIVE the kernel would always pick the same worker, busy
+	// or not.)
+	maxAcceptsPerEvent = 16
 )
 
 // ErrServerClosed is returned by Serve when called after Shutdown.
@@ -81,6 +81,7 @@ type Server struct {
 	freeBufs  [][]byte
 	names     nameCache
 	resume    []*conn // connections with bytes to go on with
+	unwatched []*conn // accepted this turn, not in the epoll set yet
 	closing   bool    // Shutdown began: no keep-alive, no accepts
 	nextSweep time.Time
 	retryAt   time.Time // listeners paused by EMFILE come back then
@@ -355,6 +356,7 @@ func (s *Server) Turn() int {
 			c.goOn()
 		}
 	}
+	s.watchNew()
 	return s.sweep()
 }
 
@@ -389,11 +391,13 @@ func (s *Server) sweep() int {
 // sends its request with or right after the handshake).
 func (s *Server) accept(l *listener) {
 	for range maxAcceptsPerEvent {
-		fd, sa, err := unix.Accept4(l.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		// syscall's Accept4: x/sys/unix's asks every IPv4 socket its
+		// protocol, a getsockopt per connection
+		fd, sa, err := syscall.Accept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		if err != nil {
 			switch err {
-			case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED:
-			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			case syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
+			case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
 				// Level-triggered: stop watching for a while rather
 				// than spin on a queue we cannot take from.
 				s.logger.Printf("accept error: %v; retrying in 100ms", err)
@@ -407,14 +411,23 @@ func (s *Server) accept(l *listener) {
 			return
 		}
 		c := s.newConn(fd, l, sa)
-		if err := s.loop.Watch(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET); err != nil {
-			s.logger.Printf("cannot watch connection: %v", err)
-			unix.Close(fd)
-			continue
-		}
 		s.conns[fd] = c
 		c.readable()
+		if c.state != stClosed {
+			s.unwatched = append(s.unwatched, c)
+		}
 	}
+}
+
+// watchNew puts the connections accepted this turn that are still open
+// into the epoll set. Most uwsgi requests are read, run and answered in
+// the turn they arrive, and never cost an epoll_ctl.
+func (s *Server) watchNew() {
+	for _, c := range s.unwatched {
+		c.watch()
+	}
+	clear(s.unwatched)
+	s.unwatched = s.unwatched[:0]
 }
 
 // getBuf and putBuf recycle read buffers: a connection holds one only
