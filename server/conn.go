@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"os"
 	"strconv"
 	"syscall"
@@ -61,6 +60,7 @@ type conn struct {
 	quiet      bool  // answered by the server itself: no request log line
 	out        []outItem
 	iov        [][]byte
+	iovecs     []syscall.Iovec
 	writes     int // write calls for this response
 	nodelay    bool
 	watched    bool // in the epoll set
@@ -85,18 +85,8 @@ type exchangeRef struct {
 	dirty bool // queued in Server.dirty; guarded by Server.mu
 }
 
-func (s *Server) newConn(fd int, l *listener, sa syscall.Sockaddr) *conn {
-	c := &conn{s: s, fd: fd, kind: l.kind, ln: l, clLeft: -1}
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		c.remoteIP, c.remotePort = net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)
-	case *syscall.SockaddrInet6:
-		ip := net.IP(a.Addr[:])
-		if ip4 := ip.To4(); ip4 != nil {
-			ip = ip4 // a v4 client on a dual-stack socket
-		}
-		c.remoteIP, c.remotePort = ip.String(), strconv.Itoa(a.Port)
-	}
+func (s *Server) newConn(fd int, l *listener, ip, port string) *conn {
+	c := &conn{s: s, fd: fd, kind: l.kind, ln: l, clLeft: -1, remoteIP: ip, remotePort: port}
 	c.deadline = time.Now().Add(readHeaderTimeout)
 	return c
 }
@@ -152,7 +142,7 @@ func (c *conn) readable() {
 		if c.w == len(c.buf) && !c.makeRoom() {
 			return
 		}
-		n, err := unix.Read(c.fd, c.buf[c.w:])
+		n, err := sysRead(c.fd, c.buf[c.w:])
 		switch {
 		case n > 0:
 			full := c.w+n == len(c.buf)
@@ -512,9 +502,9 @@ func (c *conn) flush() {
 		var n int
 		var err error
 		if len(c.iov) == 1 {
-			n, err = unix.Write(c.fd, c.iov[0])
+			n, err = sysWrite(c.fd, c.iov[0])
 		} else {
-			n, err = unix.Writev(c.fd, c.iov)
+			n, c.iovecs, err = sysWritev(c.fd, c.iov, c.iovecs)
 		}
 		if err == unix.EAGAIN {
 			return
@@ -663,7 +653,7 @@ func (c *conn) close() {
 		c.s.markDirty(x)
 	}
 	c.state = stClosed
-	unix.Close(c.fd)
+	sysClose(c.fd)
 	delete(c.s.conns, c.fd)
 	if c.body != nil {
 		c.body.discard()

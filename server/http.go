@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/uwsgo/uwsgo/exchange"
 )
 
@@ -64,7 +62,7 @@ var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 // response); a full socket drops them, which a client waiting for
 // 100-continue survives by sending anyway.
 func (c *conn) writeNow(p []byte) {
-	unix.Write(c.fd, p)
+	sysWrite(c.fd, p)
 }
 
 // serverNamePort gives SERVER_NAME from the Host header (else the

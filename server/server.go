@@ -391,9 +391,7 @@ func (s *Server) sweep() int {
 // sends its request with or right after the handshake).
 func (s *Server) accept(l *listener) {
 	for range maxAcceptsPerEvent {
-		// syscall's Accept4: x/sys/unix's asks every IPv4 socket its
-		// protocol, a getsockopt per connection
-		fd, sa, err := syscall.Accept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		fd, ip, port, err := sysAccept4(l.fd)
 		if err != nil {
 			switch err {
 			case syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
@@ -410,7 +408,7 @@ func (s *Server) accept(l *listener) {
 			}
 			return
 		}
-		c := s.newConn(fd, l, sa)
+		c := s.newConn(fd, l, ip, port)
 		s.conns[fd] = c
 		c.readable()
 		if c.state != stClosed {
