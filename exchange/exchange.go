@@ -240,8 +240,12 @@ type Loop interface {
 	// Watch adds fd to the loop's epoll set with events (EPOLLET and
 	// EPOLLEXCLUSIVE allowed); its readiness goes to Plane.Ready.
 	Watch(fd int, events uint32) error
-	// Unwatch removes fd (closing fd removes it too).
+	// Unwatch removes fd.
 	Unwatch(fd int)
+	// Forget is called just before a watched fd is closed (which takes
+	// it out of the epoll set): the loop drops what it knows of it, so
+	// that no stale bookkeeping touches the fd number's next owner.
+	Forget(fd int)
 	// Submit hands a request to the Python side. It never drops:
 	// requests beyond the free cores wait.
 	Submit(req *Request)

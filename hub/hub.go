@@ -59,7 +59,8 @@ type Hub struct {
 	served  int
 	busy    int // cores with a request
 
-	plane atomic.Pointer[planeBox]
+	plane    atomic.Pointer[planeBox]
+	planeFDs []bool // by fd number: watched by the network plane
 
 	stop     atomic.Bool
 	stopped  chan struct{}
@@ -130,13 +131,37 @@ func (h *Hub) Attach(p exchange.Plane) {
 
 // Watch adds a network fd to the hub's epoll set (on the hub's thread).
 func (h *Hub) Watch(fd int, events uint32) error {
-	return unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd), Pad: planeTag})
+	err := unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd), Pad: planeTag})
+	if err == nil {
+		h.setPlaneFD(fd, true)
+	}
+	return err
 }
 
 // Unwatch removes a network fd.
 func (h *Hub) Unwatch(fd int) {
 	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	h.setPlaneFD(fd, false)
 }
+
+// Forget: a network fd is about to be closed.
+func (h *Hub) Forget(fd int) { h.setPlaneFD(fd, false) }
+
+// setPlaneFD records which fd numbers are the network plane's, so that
+// the app-side bookkeeping never changes their epoll registration: an
+// app may close an fd a core waits on, and accept may reuse its number
+// before the waiter is dropped.
+func (h *Hub) setPlaneFD(fd int, mine bool) {
+	if fd >= len(h.planeFDs) {
+		if !mine {
+			return
+		}
+		h.planeFDs = append(h.planeFDs, make([]bool, fd+1-len(h.planeFDs)+64)...)
+	}
+	h.planeFDs[fd] = mine
+}
+
+func (h *Hub) isPlaneFD(fd int) bool { return fd < len(h.planeFDs) && h.planeFDs[fd] }
 
 // Submit starts a request on a free core at once (it is called on the
 // hub's thread); beyond the free cores, requests wait in the queue, in
@@ -503,6 +528,14 @@ func (h *Hub) addWaiter(fd int, w fdWaiter) {
 
 // rearm makes the epoll registration of fd match its waiters.
 func (h *Hub) rearm(fd int, fw *fdWaiters) {
+	if h.isPlaneFD(fd) {
+		// The app's fd was closed and its number now belongs to a
+		// connection: report it ready (as poll would a closed fd) and
+		// leave the connection's registration alone.
+		fw.mask = 0
+		h.failWaiters(fd, fw)
+		return
+	}
 	var mask uint32
 	for _, w := range fw.list {
 		mask |= epollMask(w.mode)

@@ -653,6 +653,9 @@ func (c *conn) close() {
 		c.s.markDirty(x)
 	}
 	c.state = stClosed
+	if c.watched {
+		c.s.loop.Forget(c.fd)
+	}
 	sysClose(c.fd)
 	delete(c.s.conns, c.fd)
 	if c.body != nil {

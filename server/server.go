@@ -246,6 +246,7 @@ func (s *Server) StopAccepting() {
 
 func (s *Server) closeListeners() {
 	for fd, l := range s.lns {
+		s.loop.Forget(fd)
 		unix.Close(fd) // also leaves the epoll set
 		delete(s.lns, fd)
 		close(l.done)

@@ -14,6 +14,10 @@
 /ctx?id=X           a contextvars.ContextVar must start unset in every
                     request and keep this request's value across suspends
 /sleep?s=S          yield uwsgi.async_sleep(S)
+/orphan-wait?t=T    wait_fd_read on a pipe that /close-orphans closes
+                    while the core waits (its number is then free for the
+                    server's next connection); answers after the timeout
+/close-orphans      closes those pipes
 """
 import contextvars
 import json
@@ -25,6 +29,7 @@ from urllib.parse import parse_qs
 import uwsgi
 
 ARRIVED = set()
+ORPHANS = []
 CTX = contextvars.ContextVar("request_id", default=None)
 
 
@@ -125,6 +130,21 @@ def application(environ, start_response):
         for _ in range(50):
             uwsgi.suspend()
         yield answer(start_response, {"before": before, "after": CTX.get()})
+        return
+
+    if path == "/orphan-wait":
+        r, w = os.pipe()
+        ORPHANS.extend((r, w))
+        yield uwsgi.wait_fd_read(r, int(args.get("t", "2")))
+        yield answer(start_response, {"timeout": environ.get("x-wsgiorg.fdevent.timeout")})
+        return
+
+    if path == "/close-orphans":
+        closed = list(ORPHANS)
+        for fd in ORPHANS:
+            os.close(fd)
+        del ORPHANS[:]
+        yield answer(start_response, {"closed": closed})
         return
 
     if path == "/sleep":
