@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strconv"
 )
 
 // bodyReader collects a request body as its bytes arrive, whole before
@@ -68,6 +67,9 @@ func (b *bodyReader) feed(p []byte) (int, error) {
 				}
 				return used, nil
 			}
+			if i > maxChunkLine {
+				return used, errors.New("chunk line too long")
+			}
 			line := bytes.TrimRight(q[:i], "\r")
 			used += i + 1
 			if b.cs == chunkTrailer {
@@ -77,8 +79,8 @@ func (b *bodyReader) feed(p []byte) (int, error) {
 			if semi := bytes.IndexByte(line, ';'); semi >= 0 {
 				line = line[:semi] // chunk extensions: ignored
 			}
-			n, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 64)
-			if err != nil || n < 0 {
+			n, ok := parseChunkSize(bytes.TrimRight(line, " \t"))
+			if !ok {
 				return used, errors.New("malformed chunk size")
 			}
 			if n == 0 {
@@ -182,4 +184,26 @@ func readAllFrom(f *os.File, off, n int64) []byte {
 	}
 	b, _ := io.ReadAll(r)
 	return b
+}
+
+// parseChunkSize reads 1*HEXDIG (no sign, no 0x, at most 15 digits).
+func parseChunkSize(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(c)
+	}
+	return n, true
 }

@@ -314,7 +314,6 @@ func (c *conn) dispatch() {
 	ref := &exchangeRef{s: c.s, c: c}
 	ref.resp = exchange.NewResponse(func() { c.s.markDirty(ref) })
 	c.ref = ref
-	ref.resp.SetStats(0, 0)
 	c.s.submit(&exchange.Request{Vars: c.vars, Scheme: c.scheme, Body: mem, BodyFile: file, Resp: ref.resp})
 }
 

@@ -50,7 +50,7 @@ func (c *conn) parseHTTP() bool {
 	case h.contentLength > 0:
 		c.body = newBodyReader(h.contentLength, c.s.cfg.PostBuffering)
 	}
-	if c.body != nil && h.expectContinue && c.r == c.w {
+	if c.body != nil && h.expectContinue && h.minor >= 1 && c.r == c.w {
 		c.writeNow(continueLine)
 	}
 	return true

@@ -32,6 +32,7 @@ type requestHead struct {
 	contentLength      int64    // -1: none
 	chunked            bool
 	keepAlive          bool
+	absolute           bool // absolute-form target: its host is the host
 	expectContinue     bool
 	size               int // bytes of the head, for the log
 }
@@ -105,7 +106,10 @@ func parseRequestHead(buf []byte, maxBytes int, names nameCache) (requestHead, i
 			if hostSeen {
 				return h, 0, badRequest("too many Host headers")
 			}
-			hostSeen, h.host = true, value
+			hostSeen = true
+			if !h.absolute {
+				h.host = value // an absolute-form target's host wins (RFC 9112 3.2.2)
+			}
 			continue // added after the URI had its say
 		case strings.EqualFold(name, "Content-Length"):
 			n, err := strconv.ParseInt(value, 10, 64)
@@ -148,6 +152,10 @@ func parseRequestHead(buf []byte, maxBytes int, names nameCache) (requestHead, i
 		h.dropVar("CONTENT_LENGTH") // Transfer-Encoding wins (RFC 9112 6.3)
 		h.contentLength = -1
 	}
+	// A message with both, or chunked from an HTTP/1.0 client, may be
+	// framed differently by a proxy in front: answer, then close (RFC
+	// 9112 6.1).
+	mustClose := h.chunked && (clSeen || h.minor == 0)
 	if h.minor >= 1 && !hostSeen {
 		return h, 0, badRequest("missing required Host header")
 	}
@@ -163,6 +171,9 @@ func parseRequestHead(buf []byte, maxBytes int, names nameCache) (requestHead, i
 				h.keepAlive = true
 			}
 		}
+	}
+	if mustClose {
+		h.keepAlive = false
 	}
 	return h, end, nil
 }
@@ -184,6 +195,10 @@ func (h *requestHead) parseRequestLine(line string) error {
 	case "HTTP/1.0":
 		h.minor = 0
 	default:
+		if len(h.proto) == 8 && strings.HasPrefix(h.proto, "HTTP/1.") && '2' <= h.proto[7] && h.proto[7] <= '9' {
+			h.minor = 1 // a later 1.x is served as 1.1 (RFC 9110 2.5)
+			break
+		}
 		if strings.HasPrefix(h.proto, "HTTP/") && len(h.proto) == 8 && h.proto[6] == '.' {
 			return &httpError{505, "unsupported protocol version " + strconv.Quote(h.proto)}
 		}
@@ -215,7 +230,7 @@ func (h *requestHead) parseURI() error {
 		if h.path == "" {
 			h.path = "/"
 		}
-		h.host = pu.Host
+		h.host, h.absolute = pu.Host, true
 		return nil
 	}
 	p := u
