@@ -180,6 +180,16 @@ func (w *wireConn) expectEOF() {
 }
 
 // check compares a response's status and body.
+// expectClosedAfter checks that r said Connection: close and that the
+// server then closed.
+func (w *wireConn) expectClosedAfter(t *testing.T, r wireResp) {
+	t.Helper()
+	if r.header.Get("Connection") != "close" {
+		t.Errorf("Connection %q, want close", r.header.Get("Connection"))
+	}
+	w.expectEOF()
+}
+
 func (r wireResp) check(t *testing.T, code int, body string) {
 	t.Helper()
 	if r.code != code || r.body != body {
@@ -243,10 +253,7 @@ func TestWirePipelining(t *testing.T) {
 		w.readResp("GET").check(t, 200, "app:/a")
 		r := w.readResp("GET")
 		r.check(t, 200, "app:/b")
-		if r.header.Get("Connection") != "close" {
-			t.Errorf("Connection %q, want close", r.header.Get("Connection"))
-		}
-		w.expectEOF()
+		w.expectClosedAfter(t, r)
 		ts.reqVars(t)
 		ts.reqVars(t)
 		ts.noReq(t) // /c came after close: never served
@@ -395,10 +402,7 @@ func TestWireConnectionClose(t *testing.T) {
 			w.send(getReq("/a", "Connection: "+v+"\r\n"))
 			r := w.readResp("GET")
 			r.check(t, 200, "app:/a")
-			if r.header.Get("Connection") != "close" {
-				t.Errorf("Connection %q, want close", r.header.Get("Connection"))
-			}
-			w.expectEOF()
+			w.expectClosedAfter(t, r)
 		})
 	}
 	t.Run("streamed", func(t *testing.T) {
@@ -407,10 +411,7 @@ func TestWireConnectionClose(t *testing.T) {
 		w.send(getReq("/stream", "Connection: close\r\n"))
 		r := w.readResp("GET")
 		r.check(t, 200, "first;second")
-		if r.header.Get("Connection") != "close" {
-			t.Errorf("Connection %q, want close", r.header.Get("Connection"))
-		}
-		w.expectEOF()
+		w.expectClosedAfter(t, r)
 	})
 }
 
@@ -507,10 +508,7 @@ func TestWireServerErrors(t *testing.T) {
 			if want := strconv.Itoa(tc.code) + " " + http.StatusText(tc.code); r.status != "HTTP/1.1 "+want {
 				t.Errorf("status line %q", r.status)
 			}
-			if r.header.Get("Connection") != "close" {
-				t.Errorf("Connection %q, want close", r.header.Get("Connection"))
-			}
-			w.expectEOF()
+			w.expectClosedAfter(t, r)
 			ts.noReq(t)
 
 			w = dialWire(t, ts.addr)
@@ -547,10 +545,7 @@ func TestWireTransferEncodingWithContentLengthCloses(t *testing.T) {
 			t.Errorf("CONTENT_LENGTH %q", v["CONTENT_LENGTH"])
 		}
 	}
-	if r.header.Get("Connection") != "close" {
-		t.Errorf("Connection %q, want close", r.header.Get("Connection"))
-	}
-	w.expectEOF()
+	w.expectClosedAfter(t, r)
 }
 
 // RFC 9112 6.1: "A server or client that receives an HTTP/1.0 message
@@ -567,10 +562,7 @@ func TestWireHTTP10TransferEncodingCloses(t *testing.T) {
 	if r.code != 400 && r.code != 200 {
 		t.Errorf("%q", r.status)
 	}
-	if r.header.Get("Connection") != "close" {
-		t.Errorf("Connection %q, want close", r.header.Get("Connection"))
-	}
-	w.expectEOF()
+	w.expectClosedAfter(t, r)
 }
 
 func TestWireAbsoluteFormTarget(t *testing.T) {
