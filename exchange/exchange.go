@@ -251,6 +251,10 @@ type Loop interface {
 	Submit(req *Request)
 	// Wake makes the loop call Plane.Turn soon.
 	Wake()
+	// HasFreeCore tells whether a new request would start at once. With
+	// several workers, one without a free core stops accepting, so that
+	// the next connection goes to a worker that can serve it.
+	HasFreeCore() bool
 }
 
 // Plane is what the loop calls back, on its thread.

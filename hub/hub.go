@@ -176,6 +176,9 @@ func (h *Hub) Submit(req *exchange.Request) {
 	h.post(mail{req: req})
 }
 
+// HasFreeCore tells whether a new request would start at once.
+func (h *Hub) HasFreeCore() bool { return len(h.free) > 0 && h.queueEmpty() }
+
 func (h *Hub) queueEmpty() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

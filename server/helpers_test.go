@@ -190,6 +190,7 @@ func (l *testLoop) Watch(fd int, events uint32) error {
 }
 func (l *testLoop) Unwatch(fd int)               { unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil) }
 func (l *testLoop) Forget(fd int)                {}
+func (l *testLoop) HasFreeCore() bool            { return true }
 func (l *testLoop) Submit(req *exchange.Request) { l.hub.Submit(req) }
 func (l *testLoop) Wake() {
 	one := [8]byte{1}

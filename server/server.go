@@ -61,6 +61,11 @@ type Config struct {
 	Logger         *log.Logger // request and error log (stderr when nil)
 	DisableLogging bool        // no request lines (errors are still logged)
 	WorkerID       int         // which worker this is (uWSGI's line has no field for it)
+	// SharedListeners: other workers accept on the same sockets, so a
+	// worker without a free core stops accepting and leaves new
+	// connections to them. A lone worker keeps accepting: its queue is
+	// no worse than the kernel's backlog, and static files need no core.
+	SharedListeners bool
 }
 
 // Server serves requests from any number of listeners.
@@ -86,6 +91,7 @@ type Server struct {
 	nextSweep time.Time
 	retryAt   time.Time // listeners paused by EMFILE come back then
 	paused    []*listener
+	full      bool // no free core: the listeners are out of the epoll set
 	date      dateCache
 
 	// Shared with other goroutines.
@@ -229,13 +235,17 @@ func (s *Server) onLoop(fn func()) bool {
 }
 
 func (s *Server) addListener(l *listener) {
+	s.lns[l.fd] = l
+	if s.full {
+		return // watched when a core frees
+	}
 	if err := s.loop.Watch(l.fd, unix.EPOLLIN); err != nil {
+		delete(s.lns, l.fd)
 		s.logger.Printf("cannot watch listening socket: %v", err)
 		unix.Close(l.fd)
 		close(l.done)
 		return
 	}
-	s.lns[l.fd] = l
 }
 
 // StopAccepting closes every listener (their Serve calls return); the
@@ -358,6 +368,7 @@ func (s *Server) Turn() int {
 		}
 	}
 	s.watchNew()
+	s.checkFull()
 	return s.sweep()
 }
 
@@ -380,7 +391,9 @@ func (s *Server) sweep() int {
 	if len(s.paused) > 0 && !now.Before(s.retryAt) {
 		for _, l := range s.paused {
 			l.paused = false
-			s.loop.Watch(l.fd, unix.EPOLLIN)
+			if !s.full {
+				s.loop.Watch(l.fd, unix.EPOLLIN)
+			}
 		}
 		s.paused = nil
 	}
@@ -388,10 +401,38 @@ func (s *Server) sweep() int {
 	return 1000
 }
 
+// checkFull stops accepting while the app has no free core and starts
+// again when one frees: a connection accepted meanwhile would only wait
+// in this worker's queue, while another worker may be idle. (It costs an
+// epoll_ctl per listener at each change, only at saturation.)
+func (s *Server) checkFull() {
+	if !s.cfg.SharedListeners {
+		return
+	}
+	full := !s.loop.HasFreeCore()
+	if full == s.full || len(s.lns) == 0 {
+		return
+	}
+	s.full = full
+	for _, l := range s.lns {
+		if l.paused {
+			continue // EMFILE's pause brings it back
+		}
+		if full {
+			s.loop.Unwatch(l.fd)
+		} else {
+			s.loop.Watch(l.fd, unix.EPOLLIN)
+		}
+	}
+}
+
 // accept takes new connections; each is read at once (a client usually
 // sends its request with or right after the handshake).
 func (s *Server) accept(l *listener) {
 	for range maxAcceptsPerEvent {
+		if s.full || s.cfg.SharedListeners && !s.loop.HasFreeCore() {
+			return // checkFull pauses the listener at the end of the turn
+		}
 		fd, ip, port, err := sysAccept4(l.fd)
 		if err != nil {
 			switch err {

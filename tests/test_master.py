@@ -551,3 +551,24 @@ def test_bad_process_options_are_refused(uwsgo_run, args, needle):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("uwsgo: ") and needle in lines[0], res.stderr
     assert "master process" not in res.stdout + res.stderr
+
+
+def test_worker_without_a_free_core_leaves_new_connections_to_others(uwsgo):
+    # One core per worker. While worker A's core is parked in a streaming
+    # request, A must not accept: every new request goes to worker B and
+    # is answered while A's stream is still open, instead of waiting in
+    # A's queue for the stream to end (which one of two idle workers
+    # takes a connection is the kernel's call, so a worker that kept
+    # accepting would be caught within a few tries).
+    srv = uwsgo("--wsgi-file", APP, "-M", "-p", 2, "--async", 1, "--ugreen")
+    wait_workers(srv, 2)
+    stream = Stream(srv, 4)
+    try:
+        busy = stream.ids["worker_id"]
+        for i in range(10):
+            ids = get_json(srv.url + "/ids", timeout=2)
+            assert ids["worker_id"] != busy, "request %d went to worker %d, whose only core is busy" % (i, busy)
+        status, raw, closed = stream.finish()
+        assert status == "HTTP/1.1 200 OK" and b"done\n" in raw, raw
+    finally:
+        stream.close()

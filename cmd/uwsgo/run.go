@@ -235,14 +235,15 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		statics = append(statics, m)
 	}
 	srv = server.New(server.Config{
-		Loop:           h,
-		StaticMaps:     statics,
-		StaticIndex:    o.StaticIndex,
-		BufferSize:     o.BufferSize,
-		PostBuffering:  o.PostBuffering,
-		Logger:         log.New(os.Stderr, "", 0),
-		DisableLogging: o.DisableLogging,
-		WorkerID:       settings.WorkerID,
+		Loop:            h,
+		StaticMaps:      statics,
+		StaticIndex:     o.StaticIndex,
+		BufferSize:      o.BufferSize,
+		PostBuffering:   o.PostBuffering,
+		Logger:          log.New(os.Stderr, "", 0),
+		DisableLogging:  o.DisableLogging,
+		WorkerID:        settings.WorkerID,
+		SharedListeners: o.Processes > 1,
 	})
 	specs := socketSpecs(o)
 	serveErr := make(chan error, len(lns))
