@@ -59,8 +59,9 @@ type Hub struct {
 	served  int
 	busy    int // cores with a request
 
-	plane    atomic.Pointer[planeBox]
-	planeFDs []bool // by fd number: watched by the network plane
+	plane     atomic.Pointer[planeBox]
+	planeWake atomic.Bool // the plane has work: Turn before sleeping
+	planeFDs  []bool      // by fd number: watched by the network plane
 
 	stop     atomic.Bool
 	stopped  chan struct{}
@@ -185,9 +186,12 @@ func (h *Hub) queueEmpty() bool {
 	return len(h.queue) == 0
 }
 
-// Wake makes the loop turn soon (any goroutine).
+// Wake makes the loop turn soon (any goroutine). It has its own flag,
+// cleared just before the plane's Turn: a response that ends on the hub's
+// thread wakes the plane, and is written in the same turn, without
+// costing the loop an extra zero-timeout epoll_wait.
 func (h *Hub) Wake() {
-	atomic.StoreInt32(h.flag, 1)
+	h.planeWake.Store(true)
 	if h.sleeping.Load() {
 		h.wake()
 	}
@@ -196,6 +200,7 @@ func (h *Hub) Wake() {
 // turnPlane lets the network plane write and run its posted work; it
 // returns how long the loop may sleep for the plane's sake.
 func (h *Hub) turnPlane() int {
+	h.planeWake.Store(false)
 	if b := h.plane.Load(); b != nil {
 		return b.p.Turn()
 	}
@@ -321,7 +326,7 @@ func (h *Hub) loop() {
 		timeout := minTimeout(h.nextTimeout(), planeTimeout)
 		if timeout != 0 {
 			h.sleeping.Store(true)
-			if atomic.LoadInt32(h.flag) != 0 {
+			if atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() {
 				timeout = 0
 			}
 		}
@@ -346,7 +351,7 @@ func (h *Hub) loopGevent() {
 			timeout = minTimeout(timeout, h.beatMs())
 		}
 		h.sleeping.Store(true)
-		if atomic.LoadInt32(h.flag) != 0 || (h.stop.Load() && h.busy == 0) {
+		if atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() || (h.stop.Load() && h.busy == 0) {
 			timeout = 0
 		}
 		ids := pyhost.GeventTurn(timeout)
@@ -634,7 +639,7 @@ func (h *Hub) wakeCore(id, readyFD int, timedOut bool) {
 }
 
 func (h *Hub) nextTimeout() int {
-	if pyhost.Runnable() > 0 || atomic.LoadInt32(h.flag) != 0 {
+	if pyhost.Runnable() > 0 || atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() {
 		return 0
 	}
 	if h.stop.Load() && h.busy == 0 {
