@@ -546,6 +546,8 @@ SYSCALL_USER = [
     (re.compile(r"^runtime\.write1|^runtime\.netpollBreak"), "write"),
     (re.compile(r"^runtime\.nanotime|^runtime\.walltime"), "clock_gettime"),
     (re.compile(r"^(?:__GI_)?(?:__)?(epoll_wait|read|write|epoll_pwait)$"), None),
+    # the server's raw system calls (server/sys.go): sysRead -> read, ...
+    (re.compile(r"^github\.com/uwsgo/uwsgo/server\.sys(Read|Write|Writev|Accept4|Close)$"), None),
 ]
 GC = re.compile(r"^runtime\.(gcBgMarkWorker|gcDrain|bgsweep|bgscavenge|gcStart|markroot|gcMarkDone|gcAssistAlloc|scanobject)")
 SCHED = re.compile(r"^runtime\.(schedule|findRunnable|park_m|goready|ready|wakep|startm|stopm|notewakeup|notesleep|"
@@ -603,12 +605,13 @@ def classify(frames):
                 for rx, fixed in SYSCALL_USER:
                     m = rx.match(sym)
                     if m:
-                        name = fixed or m.group(1)
+                        name = fixed or m.group(1).lower()
                         break
                 if name:
                     break
         syms = [s for s, _ in frames]
-        if name in ("write", "read") and any(s.startswith("github.com/uwsgo/uwsgo/hub.") for s in syms):
+        if name in ("write", "read") and any(s.startswith("github.com/uwsgo/uwsgo/hub.") for s in syms) \
+                and not any(s.startswith("github.com/uwsgo/uwsgo/server.") for s in syms):
             name += " (hub eventfd)"
         elif name == "write" and any(s.startswith("runtime.netpollBreak") for s in syms):
             name += " (netpollBreak: wake the poller)"

@@ -12,6 +12,9 @@ import (
 // handing the loop's P to another thread when a call runs long (a
 // loopback write does the receiver's work too), cost more than the calls.
 // sendfile, which may wait for the disk, keeps the ordinary path.
+//
+// The sys* wrappers are kept out of line so that a profile's call chains
+// name the system call (bench/http_bench.py --profile relies on it).
 
 func errnoErr(e syscall.Errno) error {
 	if e == 0 {
@@ -20,7 +23,10 @@ func errnoErr(e syscall.Errno) error {
 	return e
 }
 
-func sysRead(fd int, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
+//go:noinline
+func sysRead(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_READ, fd, p) }
+
+//go:noinline
 func sysWrite(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
 // rawIO is read(2) or write(2).
@@ -36,6 +42,8 @@ func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 }
 
 // sysWritev writes bufs (none empty) with one call; iov is scratch space.
+//
+//go:noinline
 func sysWritev(fd int, bufs [][]byte, iov []syscall.Iovec) (int, []syscall.Iovec, error) {
 	iov = iov[:0]
 	for _, b := range bufs {
@@ -51,6 +59,7 @@ func sysWritev(fd int, bufs [][]byte, iov []syscall.Iovec) (int, []syscall.Iovec
 	return int(n), iov, nil
 }
 
+//go:noinline
 func sysClose(fd int) error {
 	_, _, e := syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
 	return errnoErr(e)
@@ -58,6 +67,8 @@ func sysClose(fd int) error {
 
 // sysAccept4 accepts a connection, non-blocking and close-on-exec, and
 // gives the peer's address and port (empty for a unix socket).
+//
+//go:noinline
 func sysAccept4(fd int) (nfd int, ip, port string, err error) {
 	var sa syscall.RawSockaddrAny
 	size := uint32(syscall.SizeofSockaddrAny)
