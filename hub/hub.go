@@ -168,9 +168,9 @@ func (h *Hub) isPlaneFD(fd int) bool { return fd < len(h.planeFDs) && h.planeFDs
 // hub's thread); beyond the free cores, requests wait in the queue, in
 // order.
 func (h *Hub) Submit(req *exchange.Request) {
-	if n := len(h.free); n > 0 && h.queueEmpty() {
-		id := h.free[n-1]
-		h.free = h.free[:n-1]
+	if h.HasFreeCore() {
+		id := h.free[len(h.free)-1]
+		h.free = h.free[:len(h.free)-1]
 		h.startRequest(id, req)
 		return
 	}

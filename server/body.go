@@ -171,39 +171,3 @@ func (e *spoolError) Unwrap() error { return e.err }
 
 // errShortBody marks a body that ended before its announced length.
 var errShortBody = errors.New("request body shorter than its Content-Length")
-
-// readAllFrom reads a file that cannot be sent with sendfile (a pipe):
-// n bytes from off, or to the end when n < 0.
-func readAllFrom(f *os.File, off, n int64) []byte {
-	if off > 0 {
-		f.Seek(off, io.SeekStart)
-	}
-	var r io.Reader = f
-	if n >= 0 {
-		r = io.LimitReader(f, n)
-	}
-	b, _ := io.ReadAll(r)
-	return b
-}
-
-// parseChunkSize reads 1*HEXDIG (no sign, no 0x, at most 15 digits).
-func parseChunkSize(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 15 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		n = n<<4 | int64(c)
-	}
-	return n, true
-}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -468,6 +469,42 @@ func (c *conn) queueFile(fs exchange.FileSpan) {
 	}
 }
 
+// readAllFrom reads a file that cannot be sent with sendfile (a pipe):
+// n bytes from off, or to the end when n < 0.
+func readAllFrom(f *os.File, off, n int64) []byte {
+	if off > 0 {
+		f.Seek(off, io.SeekStart)
+	}
+	var r io.Reader = f
+	if n >= 0 {
+		r = io.LimitReader(f, n)
+	}
+	b, _ := io.ReadAll(r)
+	return b
+}
+
+// parseChunkSize reads 1*HEXDIG (no sign, no 0x, at most 15 digits).
+func parseChunkSize(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(c)
+	}
+	return n, true
+}
+
 // flush writes the output queue until it is empty or the socket is full
 // (the EPOLLOUT edge brings us back).
 func (c *conn) flush() {
@@ -622,8 +659,8 @@ func (c *conn) shutdown() {
 	}
 }
 
-// gone: the client went away or cannot be written to. A request with
-// the app is abandoned: the app sees Gone, and the response is drained.
+// gone: the client went away or cannot be written to. The request's log
+// line says what it got; close abandons the request.
 func (c *conn) gone() {
 	if c.state == stClosed {
 		return
@@ -631,16 +668,12 @@ func (c *conn) gone() {
 	if c.state == stApp && !c.quiet {
 		c.s.logRequest(&c.rl) // what the client got before it went
 	}
-	if x := c.ref; x != nil && !c.finished {
-		x.resp.Abandon()
-		x.c = nil
-		c.ref = nil
-		c.s.markDirty(x) // drained (and counted finished) in the next Turn
-	}
 	c.close()
 }
 
-// close closes the connection and forgets it.
+// close closes the connection and forgets it. A request still with the
+// app is abandoned: the app sees Gone, and its response is drained (and
+// counted finished) from the next Turn on.
 func (c *conn) close() {
 	if c.state == stClosed {
 		return

@@ -102,7 +102,6 @@ type Server struct {
 	spare   []*exchangeRef // the other half of dirty's double buffer
 	closed  bool           // Shutdown was called
 	drained chan struct{}  // closed on the loop once closing with no connection or request left
-	doneSet map[*listener]struct{}
 }
 
 // listener is one listening socket on the loop.
