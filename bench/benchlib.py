@@ -1,5 +1,6 @@
 """What the benchmark scripts share: ports and waiting for a server."""
 import os
+import platform
 import signal
 import socket
 import time
@@ -37,3 +38,17 @@ def stop_group(proc, sig=signal.SIGINT, timeout=10):
         except ProcessLookupError:
             pass
         proc.wait(5)
+
+
+# "x86_64, AMD EPYC ..., 2 CPUs, Linux 6.x": the machine line of a results heading
+def machine():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return "%s, %s, %d CPUs, Linux %s" % (platform.machine(), model, os.cpu_count(), platform.release())

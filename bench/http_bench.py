@@ -51,7 +51,6 @@ import argparse
 import datetime
 import http.client
 import os
-import platform
 import re
 import shutil
 import signal
@@ -62,7 +61,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, stop_group, wait_port
+from benchlib import free_port, machine, stop_group, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -73,19 +72,6 @@ PY = "/usr/bin/python3"  # Debian's: gunicorn and gevent live there
 
 
 
-
-
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return "%s, %s, %d CPUs, Linux %s" % (platform.machine(), model, os.cpu_count(), platform.release())
 
 
 class Proc:
@@ -407,6 +393,17 @@ RT_NOTES = {"handoffp": "a P handed to another thread (sysmon's retake, or a blo
             "runqgrab": "a thread steals goroutines from another P"}
 
 
+def start_chain(procs, started, port):
+    """Start (proc, port) pairs in order, each recorded in started for the
+    caller's cleanup; check that the chain answers on port and return the
+    first one's worker pid."""
+    for p, pp in procs:
+        p.start(pp)
+        started.append(p)
+    preflight(port)
+    return worker_pid(started[0].proc)
+
+
 def worker_pid(proc):
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout.split()
     return int(out[0]) if out else proc.pid
@@ -725,11 +722,7 @@ def profile_mode(args, tmp, binary, mode):
     res = {"mode": mode}
     started = []
     try:
-        for p, pp in procs:
-            p.start(pp)
-            started.append(p)
-        preflight(port)
-        pid = worker_pid(started[0].proc)
+        pid = start_chain(procs, started, port)
         wrk(port, 2)  # warm up
         # 1. no tracer: rate and CPU per thread
         t0, c0 = thread_ticks(pid), time.monotonic()
@@ -819,11 +812,7 @@ def stat_other(label, mk, nginx, tmp, seconds, conns=50):
         procs = [(mk(port), port)]
     started = []
     try:
-        for p, pp in procs:
-            p.start(pp)
-            started.append(p)
-        preflight(port)
-        pid = worker_pid(started[0].proc)
+        pid = start_chain(procs, started, port)
         wrk(port, 1, conns)
         plain = wrk(port, seconds, conns)
         w, err = under(["perf", "stat", "-e", ",".join(STAT_NAMES), "-p", str(pid)], port, seconds, 0.5, conns)

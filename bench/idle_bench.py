@@ -20,7 +20,6 @@ import argparse
 import datetime
 import errno
 import os
-import platform
 import re
 import resource
 import selectors
@@ -30,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import free_port, stop_group, wait_port
+from benchlib import free_port, machine, stop_group, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -41,19 +40,6 @@ BACKLOG = 4096
 
 
 
-
-
-def machine():
-    model = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return "%s, %s, %d CPUs, Linux %s" % (platform.machine(), model, os.cpu_count(), platform.release())
 
 
 def status_kib(pid, field):

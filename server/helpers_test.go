@@ -266,6 +266,22 @@ func startOn(t *testing.T, ln net.Listener, kind Kind, tweak func(*Config)) *tes
 	return ts
 }
 
+// expectStreamed reads the fake hub's /stream body: "first;" must arrive
+// while the app still waits on the gate (so only if it was flushed on
+// its own), then "second" once the gate opens.
+func expectStreamed(t *testing.T, ts *testServer, body io.Reader) {
+	t.Helper()
+	first := make([]byte, len("first;"))
+	if _, err := io.ReadFull(body, first); err != nil || string(first) != "first;" {
+		t.Fatalf("first chunk %q, %v", first, err)
+	}
+	ts.release()
+	rest, err := io.ReadAll(body)
+	if err != nil || string(rest) != "second" {
+		t.Fatalf("rest %q, %v", rest, err)
+	}
+}
+
 // release lets the fake hub's waiting handlers go on.
 func (ts *testServer) release() { close(ts.hub.gate) }
 

@@ -196,17 +196,7 @@ func TestHTTPStreaming(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	first := make([]byte, len("first;"))
-	// The app is still waiting on the gate: this only returns if the
-	// first chunk was flushed on its own.
-	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "first;" {
-		t.Fatalf("first chunk %q, %v", first, err)
-	}
-	ts.release()
-	rest, err := io.ReadAll(resp.Body)
-	if err != nil || string(rest) != "second" {
-		t.Fatalf("rest %q, %v", rest, err)
-	}
+	expectStreamed(t, ts, resp.Body)
 	if len(resp.TransferEncoding) == 0 || resp.TransferEncoding[0] != "chunked" {
 		t.Errorf("streamed response not chunked: %v", resp.TransferEncoding)
 	}

@@ -134,15 +134,7 @@ func TestUwsgiStreaming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := make([]byte, len("first;"))
-	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "first;" {
-		t.Fatalf("first chunk %q, %v", first, err)
-	}
-	ts.release()
-	rest, err := io.ReadAll(resp.Body)
-	if err != nil || string(rest) != "second" {
-		t.Fatalf("rest %q, %v", rest, err)
-	}
+	expectStreamed(t, ts, resp.Body)
 	if len(resp.TransferEncoding) != 0 {
 		t.Errorf("uwsgi response used %v", resp.TransferEncoding)
 	}

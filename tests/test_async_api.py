@@ -1,6 +1,6 @@
 """The uwsgi module's async API under each engine that supports it."""
 import concurrent.futures
-import socket
+import http.client
 import time
 
 import pytest
@@ -109,19 +109,13 @@ def test_gevent_sleep_concurrent(uwsgo):
     assert elapsed < 2.5, "6 concurrent 1 s gevent sleeps took %.2f s" % elapsed
 
 
-def keepalive_get(sock, path):
-    """One GET on an open keep-alive connection; returns the status line."""
-    sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, "connection closed before the response to %s" % path
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
-    while len(body) < length:
-        body += sock.recv(4096)
-    return head.split(b"\r\n")[0]
+def keepalive_get(conn, path):
+    """One GET on an open keep-alive connection; returns the status."""
+    conn.request("GET", path)
+    r = conn.getresponse()
+    r.read()
+    assert not r.will_close, path
+    return r.status
 
 
 @pytest.mark.parametrize("engine", engine_params("ugreen"))
@@ -135,13 +129,15 @@ def test_closed_wait_fd_spares_connection_that_reuses_its_number(uwsgo, engine):
         waiting = ex.submit(get_json, srv, "/orphan-wait?t=2")
         time.sleep(0.5)
         assert len(get_json(srv, "/close-orphans")["closed"]) == 2
-        conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT) for _ in range(8)]
+        conns = [http.client.HTTPConnection("127.0.0.1", srv.port, timeout=REQ_TIMEOUT) for _ in range(8)]
         try:
             for c in conns:
-                assert keepalive_get(c, "/sleep?s=0") == b"HTTP/1.1 200 OK"
+                c.connect()
+            for c in conns:
+                assert keepalive_get(c, "/sleep?s=0") == 200
             assert waiting.result(timeout=REQ_TIMEOUT) == {"timeout": True}
             for c in conns:  # the second request on each connection
-                assert keepalive_get(c, "/sleep?s=0") == b"HTTP/1.1 200 OK"
+                assert keepalive_get(c, "/sleep?s=0") == 200
         finally:
             for c in conns:
                 c.close()
