@@ -51,11 +51,10 @@ var chunkedStreams = []struct {
 }{
 	{"one chunk", "5\r\nhello\r\n0\r\n\r\n", "hello"},
 	{"empty", "0\r\n\r\n", ""},
-	{"extensions", "5;a=b\r\nhello\r\n6 ; x ; y=\"z;w\"\r\n world\r\n0;end\r\n\r\n", "hello world"},
+	{"extensions", "5;a=b\r\nhello\r\n6;x;y=\"z;w\\\"\"\r\n world\r\n0;end\r\n\r\n", "hello world"},
 	{"trailers", "3\r\nabc\r\n0\r\nX-T: 1\r\nX-U: two\r\n\r\n", "abc"},
 	{"upper and lower hex", "A\r\n0123456789\r\nb\r\nabcdefghijk\r\n0\r\n\r\n", "0123456789abcdefghijk"},
 	{"leading zeros", "0005\r\nhello\r\n000\r\n\r\n", "hello"},
-	{"bare LF", "3\nabc\n2\nde\n0\n\n", "abcde"},
 	{"CR LF inside data", "4\r\n\r\n\r\n\r\n0\r\n\r\n", "\r\n\r\n"},
 	{"the next request follows", "2\r\nok\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", "ok"},
 	{"many small chunks", strings.Repeat("1\r\nx\r\n", 300) + "0\r\n\r\n", strings.Repeat("x", 300)},
@@ -65,7 +64,7 @@ var chunkedStreams = []struct {
 func TestBodyReaderChunkedPieces(t *testing.T) {
 	for _, tc := range chunkedStreams {
 		for _, limit := range []int{1 << 20, 16} { // in memory; spooled past 16 bytes
-			whole := newBodyReader(-1, limit)
+			whole := newBodyReader(-1, limit, 0, testLim)
 			n, err := whole.feed([]byte(tc.stream))
 			if err != nil || !whole.done {
 				t.Fatalf("%s: fed whole: %v, done %v", tc.name, err, whole.done)
@@ -85,7 +84,7 @@ func TestBodyReaderChunkedPieces(t *testing.T) {
 				t.Errorf("%s: %d bytes, limit %d: spooled %v", tc.name, len(tc.body), limit, wholeSpooled)
 			}
 			for _, piece := range []int{1, 2, 3, 7} {
-				b := newBodyReader(-1, limit)
+				b := newBodyReader(-1, limit, 0, testLim)
 				took, err := feedPieces(b, []byte(tc.stream), piece)
 				if err != nil || !b.done {
 					t.Fatalf("%s: in %d-byte pieces: %v, done %v", tc.name, piece, err, b.done)
@@ -114,10 +113,28 @@ func TestBodyReaderChunkedMalformed(t *testing.T) {
 		{"CR then junk after data", "5\r\nhello\rX0\r\n\r\n"},
 		{"size line too long", strings.Repeat("0", maxChunkLine+10)},
 		{"trailer line too long", "0\r\nX-T: " + strings.Repeat("t", maxChunkLine+10)},
+		// issue 11: what a strict parser refuses, read as llhttp reads it
+		{"bare LF", "5\nhello\n0\n\n"},
+		{"bare LF after data", "5\r\nhello\n0\r\n\r\n"},
+		{"CR CR LF after size", "5\r\r\nhello\r\n0\r\n\r\n"},
+		{"LF in a quoted extension", "5;a=\"x\ny\"\r\nhello\r\n0\r\n\r\n"},
+		{"space after size", "5 \r\nhello\r\n0\r\n\r\n"},
+		{"empty extension", "2;\r\nhi\r\n0\r\n\r\n"},
+		{"CR in an extension", "5;a\rb\r\nhello\r\n0\r\n\r\n"},
+		{"NUL in an extension", "5;a\x00\r\nhello\r\n0\r\n\r\n"},
+		{"spaces around an extension", "5 ; a\r\nhello\r\n0\r\n\r\n"},
+		{"unterminated quoted extension", "5;a=\"x\r\nhello\r\n0\r\n\r\n"},
+		{"trailer with no colon", "0\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"NUL in a trailer", "0\r\nX-T: a\x00\r\n\r\n"},
+		{"obs-fold in a trailer", "0\r\nX-T: a\r\n b\r\n\r\n"},
+		{"bare LF in a trailer", "0\r\nX-T: a\n\r\n"},
+		{"Content-Length trailer", "0\r\nContent-Length: 5\r\n\r\n"},
+		{"Transfer-Encoding trailer", "0\r\nTransfer-Encoding: chunked\r\n\r\n"},
+		{"Host trailer", "0\r\nhost: y\r\n\r\n"},
 	}
 	for _, tc := range cases {
 		for _, piece := range []int{len(tc.stream), 1} {
-			b := newBodyReader(-1, 1<<20)
+			b := newBodyReader(-1, 1<<20, 0, testLim)
 			if _, err := feedPieces(b, []byte(tc.stream), piece); err == nil {
 				t.Errorf("%s (%d-byte pieces): %q accepted (done %v, body %q)", tc.name, piece, tc.stream, b.done, b.mem)
 			}
@@ -130,7 +147,7 @@ func TestBodyReaderContentLength(t *testing.T) {
 	const stream = "helloGET / HTTP/1.1\r\n\r\n"
 	for _, limit := range []int{1 << 20, 3} {
 		for _, piece := range []int{len(stream), 1, 2, 4} {
-			b := newBodyReader(5, limit)
+			b := newBodyReader(5, limit, 0, testLim)
 			took, err := feedPieces(b, []byte(stream), piece)
 			if err != nil || !b.done || took != 5 {
 				t.Fatalf("limit %d, %d-byte pieces: took %d, done %v, %v", limit, piece, took, b.done, err)
@@ -142,7 +159,7 @@ func TestBodyReaderContentLength(t *testing.T) {
 		}
 	}
 	// Nothing is taken past the end, even offered again.
-	b := newBodyReader(2, 100)
+	b := newBodyReader(2, 100, 0, testLim)
 	if n, err := b.feed([]byte("abc")); n != 2 || err != nil || !b.done {
 		t.Fatalf("took %d, %v, done %v", n, err, b.done)
 	}
@@ -154,9 +171,9 @@ func TestBodyReaderContentLength(t *testing.T) {
 func TestBodyReaderSpoolAtLimit(t *testing.T) {
 	payload := bytes.Repeat([]byte("0123456789"), 10)
 	for _, size := range []int{99, 100, 101} {
-		b := newBodyReader(int64(len(payload[:min(size, 100)])), 100)
+		b := newBodyReader(int64(len(payload[:min(size, 100)])), 100, 0, testLim)
 		if size > 100 {
-			b = newBodyReader(-1, 100)
+			b = newBodyReader(-1, 100, 0, testLim)
 		}
 		var stream []byte
 		if size > 100 {
@@ -188,12 +205,12 @@ func FuzzBodyReaderChunked(f *testing.F) {
 		if len(stream) > maxChunkLine || piece == 0 {
 			return // (a line over the limit is refused only once it is over it in one read)
 		}
-		whole := newBodyReader(-1, 64)
+		whole := newBodyReader(-1, 64, 0, testLim)
 		n, errWhole := whole.feed(stream)
 		if n < 0 || n > len(stream) {
 			t.Fatalf("took %d of %d bytes", n, len(stream))
 		}
-		b := newBodyReader(-1, 64)
+		b := newBodyReader(-1, 64, 0, testLim)
 		took, err := feedPieces(b, stream, int(piece))
 		if (err != nil) != (errWhole != nil) {
 			t.Fatalf("%q: whole: %v; in %d-byte pieces: %v", stream, errWhole, piece, err)
@@ -214,3 +231,5 @@ func FuzzBodyReaderChunked(f *testing.F) {
 		}
 	})
 }
+
+var testLim = headLimits{bytes: 8192, fields: 100}

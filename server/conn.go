@@ -18,6 +18,7 @@ const (
 	stHead   connState = iota // waiting for (the rest of) a request head
 	stBody                    // reading a request body
 	stApp                     // the request is with the app (or a static file); its response goes out
+	stLinger                  // refused: our side is shut, what the client still sends is read and dropped
 	stClosed                  // closed; only a request still with the app refers to it
 )
 
@@ -36,6 +37,8 @@ type conn struct {
 	buf     []byte // read buffer, nil while not reading
 	r, w    int    // unread bytes are buf[r:w]
 	mayRead bool   // input arrived while we did not read: the socket may hold more
+	inHead  bool   // a head began: its deadline runs from its first byte
+	linger  bool   // refused: shut our side after the answer, then drain
 	hup     bool   // the peer shut its side: read until EOF, no edge will come
 
 	// the request in progress
@@ -88,7 +91,7 @@ type exchangeRef struct {
 
 func (s *Server) newConn(fd int, l *listener, ip, port string) *conn {
 	c := &conn{s: s, fd: fd, kind: l.kind, ln: l, clLeft: -1, remoteIP: ip, remotePort: port}
-	c.deadline = time.Now().Add(readHeaderTimeout)
+	c.deadline = time.Now().Add(c.timeout())
 	return c
 }
 
@@ -124,6 +127,8 @@ func (c *conn) event(ev uint32) {
 	switch c.state {
 	case stHead, stBody:
 		c.readable()
+	case stLinger:
+		c.drainLinger()
 	case stApp:
 		if ev&unix.EPOLLRDHUP != 0 {
 			c.gone() // the client hung up before its answer
@@ -149,7 +154,12 @@ func (c *conn) readable() {
 			full := c.w+n == len(c.buf)
 			c.w += n
 			c.mayRead = false
-			c.deadline = time.Now().Add(readHeaderTimeout)
+			if c.state == stBody || !c.inHead {
+				// a head must come whole within the timeout; a body
+				// must not stall for longer
+				c.inHead = c.state == stHead
+				c.deadline = time.Now().Add(c.timeout())
+			}
 			c.process()
 			if !full && !c.hup {
 				return
@@ -273,15 +283,78 @@ func (c *conn) bodyFailed(err error) {
 	c.s.logger.Printf("%s %s %s: reading request body: %v", c.remoteIP, c.method, c.rl.uri, err)
 	c.body.discard()
 	c.body = nil
+	he, ok := err.(*httpError)
+	switch {
+	case ok:
+	case c.kind == UWSGI:
+		c.close()
+		return
+	default: // a spool error: ours, not the client's
+		he = &httpError{500, err.Error()}
+	}
+	c.reject(he)
+}
+
+// timeout is how long a head may take, or a body may stall.
+func (c *conn) timeout() time.Duration {
 	if c.kind == UWSGI {
+		return c.s.cfg.SocketTimeout
+	}
+	return c.s.cfg.HTTPTimeout
+}
+
+// timedOut: the connection is past its deadline. A head that began, or
+// a body, gets a 408 on HTTP; an idle connection, or a uwsgi one, is
+// closed.
+func (c *conn) timedOut() {
+	stalled := c.state == stBody || c.state == stHead && c.inHead && c.r < c.w
+	if stalled {
+		c.s.logger.Printf("%s: request %s not complete after %v; closing", c.remoteIP,
+			map[bool]string{true: "body", false: "head"}[c.state == stBody], c.timeout())
+	}
+	if stalled && c.kind == HTTP {
+		if c.body != nil {
+			c.body.discard()
+			c.body = nil
+		}
+		c.reject(&httpError{408, "request timeout"})
+		return
+	}
+	c.close()
+}
+
+// lingerClose shuts our side once a refusal is out, then reads and drops
+// what the client still sends, for a while: closing with unread bytes
+// would reset the connection, and the reset can destroy the answer
+// before the client reads it.
+func (c *conn) lingerClose() {
+	if unix.Shutdown(c.fd, unix.SHUT_WR) != nil {
 		c.close()
 		return
 	}
-	status := 400
-	if _, ours := err.(*spoolError); ours {
-		status = 500
+	c.state = stLinger
+	c.deadline = time.Now().Add(lingerTimeout)
+	c.r, c.w = 0, 0
+	c.drainLinger()
+}
+
+// drainLinger reads and drops input until EOF (then closes) or EAGAIN.
+func (c *conn) drainLinger() {
+	if c.buf == nil {
+		c.buf = c.s.getBuf()
 	}
-	c.reject(&httpError{status, err.Error()})
+	for c.state == stLinger {
+		n, err := sysRead(c.fd, c.buf)
+		switch {
+		case n > 0:
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+		default: // EOF or an error
+			c.close()
+			return
+		}
+	}
 }
 
 // dispatch hands the whole request to the app, or answers it from a
@@ -624,12 +697,21 @@ func (c *conn) responseDone() {
 		c.close()
 		return
 	}
+	if c.linger {
+		c.lingerClose()
+		return
+	}
 	if c.closeAfter || !c.keepAlive || c.kind == UWSGI || c.s.closing {
 		c.close()
 		return
 	}
 	c.reset()
-	c.deadline = time.Now().Add(idleTimeout)
+	if c.r < c.w {
+		c.inHead = true // the next head is here in part
+		c.deadline = time.Now().Add(c.timeout())
+	} else {
+		c.deadline = time.Now().Add(idleTimeout)
+	}
 	if c.r < c.w || c.mayRead {
 		c.s.resume = append(c.s.resume, c)
 	} else {
@@ -639,7 +721,7 @@ func (c *conn) responseDone() {
 
 // reset clears the request state for the next one on this connection.
 func (c *conn) reset() {
-	c.state = stHead
+	c.state, c.inHead = stHead, false
 	c.rl = reqLog{}
 	c.vars, c.body, c.ref = nil, nil, nil
 	c.headSent, c.finished, c.noBody, c.chunked = false, false, false, false
@@ -651,6 +733,10 @@ func (c *conn) reset() {
 // closes after its response. A connection that was accepted but has not
 // been read yet gets one read, so a request already sent is served.
 func (c *conn) shutdown() {
+	if c.state == stLinger {
+		c.close()
+		return
+	}
 	if c.state == stHead && c.r == c.w {
 		c.readable()
 		if c.state == stHead && c.r == c.w {

@@ -13,7 +13,7 @@ import (
 // parseHTTP parses a request head from the buffer and starts the request;
 // false when more bytes are needed or the request was refused.
 func (c *conn) parseHTTP() bool {
-	h, n, err := parseRequestHead(c.buf[c.r:c.w], c.s.maxHead, c.s.names)
+	h, n, err := parseRequestHead(c.buf[c.r:c.w], c.s.lim, c.s.names)
 	if err == errNeedMore {
 		return false
 	}
@@ -43,12 +43,20 @@ func (c *conn) parseHTTP() bool {
 	c.vars = append(vars, h.vars...)
 	c.rl.countVars(c.vars)
 
+	if lp := c.s.cfg.LimitPost; lp > 0 && h.contentLength > lp {
+		// refused before a byte of it is read (and before 100-continue)
+		c.reject(errBodyTooLarge)
+		return false
+	}
 	c.state = stBody
 	switch {
 	case h.chunked:
-		c.body = newBodyReader(-1, c.s.cfg.PostBuffering)
+		c.body = newBodyReader(-1, c.s.cfg.PostBuffering, c.s.cfg.LimitPost, c.s.lim)
 	case h.contentLength > 0:
-		c.body = newBodyReader(h.contentLength, c.s.cfg.PostBuffering)
+		c.body = newBodyReader(h.contentLength, c.s.cfg.PostBuffering, c.s.cfg.LimitPost, c.s.lim)
+	}
+	if c.body != nil {
+		c.deadline = time.Now().Add(c.s.cfg.HTTPTimeout) // the body must not stall
 	}
 	if c.body != nil && h.expectContinue && h.minor >= 1 && c.r == c.w {
 		c.writeNow(continueLine)
@@ -117,7 +125,7 @@ func (c *conn) queueHead(h *exchange.Head, b exchange.Batch) error {
 			continue
 		}
 		switch {
-		case strings.EqualFold(k, "Content-Length"):
+		case asciiEqualFold(k, "Content-Length"):
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if !bodyless {
 				if err != nil || n < 0 || hasLength {
@@ -125,13 +133,13 @@ func (c *conn) queueHead(h *exchange.Head, b exchange.Batch) error {
 				}
 				hasLength, c.clLeft = true, n
 			}
-		case strings.EqualFold(k, "Transfer-Encoding"):
+		case asciiEqualFold(k, "Transfer-Encoding"):
 			continue // hop by hop: ours to decide
-		case strings.EqualFold(k, "Connection"):
+		case asciiEqualFold(k, "Connection"):
 			if hasToken(v, "close") {
 				c.closeAfter = true
 			}
-		case strings.EqualFold(k, "Date"):
+		case asciiEqualFold(k, "Date"):
 			hasDate = true
 		}
 		p = append(p, k...)
@@ -210,9 +218,10 @@ func (c *conn) fail500() {
 }
 
 // reject answers a request the server refuses (malformed, too large) and
-// closes the connection; the app never sees it.
+// closes the connection; the app never sees it. A uwsgi connection gets
+// the same raw HTTP answer, which nginx passes on.
 func (c *conn) reject(e *httpError) {
-	c.state, c.finished, c.closeAfter, c.quiet = stApp, true, true, true
+	c.state, c.finished, c.closeAfter, c.quiet, c.linger = stApp, true, true, true, true
 	text := strconv.Itoa(e.status) + " " + http.StatusText(e.status)
 	p := append([]byte(nil), "HTTP/1.1 "...)
 	p = append(p, text...)
@@ -228,16 +237,6 @@ func appendHeader(p []byte, k, v string) []byte {
 	p = append(p, ':', ' ')
 	p = append(p, v...)
 	return append(p, '\r', '\n')
-}
-
-// hasToken reports whether a comma-separated header value holds tok.
-func hasToken(v, tok string) bool {
-	for _, t := range strings.Split(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(t), tok) {
-			return true
-		}
-	}
-	return false
 }
 
 // dateCache formats the Date header once a second.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // statusCode parses the code from "200 OK". 1xx is refused: an app's
@@ -53,18 +52,7 @@ func appendClean(p []byte, s string) []byte {
 	return p
 }
 
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
+func validHeaderName(s string) bool { return validToken(s) }
 
 // headBytes is the size of the head as written, for the log line.
 func headBytes(proto, status string, headers []string) int {

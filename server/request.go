@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // errNeedMore: the buffer does not hold a whole head yet.
@@ -37,42 +39,30 @@ type requestHead struct {
 	size               int // bytes of the head, for the log
 }
 
-// parseRequestHead parses the head at the start of buf (request line,
-// headers, blank line; bare LF line ends are accepted, as by most
-// servers). It returns the head and the bytes it took, errNeedMore when
-// buf ends first, or an *httpError.
-func parseRequestHead(buf []byte, maxBytes int, names nameCache) (requestHead, int, error) {
+// headLimits bound what one request head (or trailer section) may hold.
+type headLimits struct {
+	bytes  int // the head, request line included
+	fields int // header field lines (uWSGI's --max-vars)
+}
+
+// parseRequestHead parses the head at the start of buf: request line,
+// header fields, blank line, every line ended by CRLF (RFC 9112 2.2; a
+// bare LF or CR is refused, as llhttp's strict mode does, since a proxy
+// that reads it another way would see another request). Empty lines
+// before the request line are skipped. It returns the head and the
+// bytes it took, errNeedMore when buf ends first, or an *httpError.
+func parseRequestHead(buf []byte, lim headLimits, names nameCache) (requestHead, int, error) {
 	var h requestHead
-	end := bytes.Index(buf, []byte("\n\r\n"))
-	if lf := bytes.Index(buf, []byte("\n\n")); lf >= 0 && (end < 0 || lf < end) {
-		end = lf + 2
-	} else if end >= 0 {
-		end += 3
+	skip := 0
+	for len(buf)-skip >= 2 && buf[skip] == '\r' && buf[skip+1] == '\n' && skip < lim.bytes {
+		skip += 2
 	}
-	if end < 0 {
-		if len(buf) > maxBytes {
-			return h, 0, &httpError{431, "request header fields too large"}
-		}
-		// a first line that is only a line end: tolerated before a request
-		if len(buf) > 0 && (buf[0] == '\n' || buf[0] == '\r') {
-			if i := bytes.IndexByte(buf, '\n'); i >= 0 && i <= 1 {
-				h, n, err := parseRequestHead(buf[i+1:], maxBytes, names)
-				return h, n + i + 1, err
-			}
-		}
-		return h, 0, errNeedMore
+	end, err := headEnd(buf, skip, lim.bytes)
+	if err != nil {
+		return h, 0, err
 	}
-	if end > maxBytes {
-		return h, 0, &httpError{431, "request header fields too large"}
-	}
-	if buf[0] == '\n' || buf[0] == '\r' {
-		if i := bytes.IndexByte(buf, '\n'); i <= 1 {
-			h, n, err := parseRequestHead(buf[i+1:], maxBytes, names)
-			return h, n + i + 1, err
-		}
-	}
-	s := string(buf[:end]) // the one copy every string below points into
-	h.size = end
+	s := string(buf[skip:end]) // the one copy every string below points into
+	h.size = end - skip
 	line, rest := cutLine(s)
 	if err := h.parseRequestLine(line); err != nil {
 		return h, 0, err
@@ -82,62 +72,61 @@ func parseRequestHead(buf []byte, maxBytes int, names nameCache) (requestHead, i
 	h.vars = make([]string, 0, 16)
 	var clSeen, hostSeen bool
 	var conn []string
+	fields := 0
 	for {
 		line, rest = cutLine(rest)
 		if line == "" {
 			break
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return h, 0, badRequest("obsolete header line folding")
+		if fields++; fields > lim.fields {
+			return h, 0, &httpError{431, "too many header fields (max " + strconv.Itoa(lim.fields) + ")"}
 		}
-		colon := strings.IndexByte(line, ':')
-		if colon <= 0 {
-			return h, 0, badRequest("malformed header line")
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !validHeaderName(name) {
-			return h, 0, badRequest("invalid header name " + strconv.Quote(name))
-		}
-		if !validHeaderValue(value) {
-			return h, 0, badRequest("invalid header value for " + name)
+		name, value, err := splitField(line)
+		if err != nil {
+			return h, 0, err
 		}
 		switch {
-		case strings.EqualFold(name, "Host"):
+		case asciiEqualFold(name, "Host"):
 			if hostSeen {
 				return h, 0, badRequest("too many Host headers")
+			}
+			if !httpguts.ValidHostHeader(value) {
+				return h, 0, badRequest("malformed Host header")
 			}
 			hostSeen = true
 			if !h.absolute {
 				h.host = value // an absolute-form target's host wins (RFC 9112 3.2.2)
 			}
 			continue // added after the URI had its say
-		case strings.EqualFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 || value[0] == '+' {
+		case asciiEqualFold(name, "Content-Length"):
+			n, ok := parseContentLength(value)
+			if !ok {
 				return h, 0, badRequest("bad Content-Length " + strconv.Quote(value))
 			}
-			if clSeen && n != h.contentLength {
-				return h, 0, badRequest("conflicting Content-Length headers")
-			}
 			if clSeen {
-				continue
+				// even an equal one: llhttp refuses it, and a proxy
+				// that joins them reads "5, 5"
+				return h, 0, badRequest("more than one Content-Length")
 			}
 			clSeen, h.contentLength = true, n
 			h.addVar("CONTENT_LENGTH", value)
 			continue
-		case strings.EqualFold(name, "Content-Type"):
+		case asciiEqualFold(name, "Content-Type"):
 			h.addVar("CONTENT_TYPE", value)
 			continue
-		case strings.EqualFold(name, "Transfer-Encoding"):
-			if !strings.EqualFold(value, "chunked") || h.chunked {
-				return h, 0, &httpError{501, "unsupported transfer encoding " + strconv.Quote(value)}
+		case asciiEqualFold(name, "Transfer-Encoding"):
+			if h.chunked {
+				return h, 0, badRequest("chunked applied more than once")
+			}
+			if !asciiEqualFold(value, "chunked") {
+				return h, 0, &httpError{501, "unsupported transfer coding " + strconv.Quote(value)}
 			}
 			h.chunked = true
 			continue // hop by hop: the app sees a plain body
-		case strings.EqualFold(name, "Connection"):
+		case asciiEqualFold(name, "Connection"):
 			conn = append(conn, value)
-		case strings.EqualFold(name, "Expect"):
-			if !strings.EqualFold(value, "100-continue") {
+		case asciiEqualFold(name, "Expect"):
+			if !asciiEqualFold(value, "100-continue") {
 				return h, 0, &httpError{417, "unsupported Expect " + strconv.Quote(value)}
 			}
 			h.expectContinue = true
@@ -149,33 +138,72 @@ func parseRequestHead(buf []byte, maxBytes int, names nameCache) (requestHead, i
 		}
 	}
 	if h.chunked && clSeen {
-		h.dropVar("CONTENT_LENGTH") // Transfer-Encoding wins (RFC 9112 6.3)
-		h.contentLength = -1
+		// RFC 9112 6.1 lets a server refuse it; a proxy in front may
+		// have framed it by the Content-Length
+		return h, 0, badRequest("both Transfer-Encoding and Content-Length")
 	}
-	// A message with both, or chunked from an HTTP/1.0 client, may be
-	// framed differently by a proxy in front: answer, then close (RFC
-	// 9112 6.1).
-	mustClose := h.chunked && (clSeen || h.minor == 0)
 	if h.minor >= 1 && !hostSeen {
 		return h, 0, badRequest("missing required Host header")
 	}
 	if h.host != "" {
 		h.addVar("HTTP_HOST", h.host)
 	}
-	for _, c := range conn {
-		for _, tok := range strings.Split(c, ",") {
-			switch tok = strings.TrimSpace(tok); {
-			case strings.EqualFold(tok, "close"):
-				h.keepAlive = false
-			case strings.EqualFold(tok, "keep-alive") && h.minor == 0:
-				h.keepAlive = true
-			}
-		}
-	}
-	if mustClose {
+	if httpguts.HeaderValuesContainsToken(conn, "close") {
 		h.keepAlive = false
+	} else if h.minor == 0 && httpguts.HeaderValuesContainsToken(conn, "keep-alive") {
+		h.keepAlive = true
+	}
+	if h.chunked && h.minor == 0 {
+		h.keepAlive = false // chunked from an HTTP/1.0 client: answer, then close (RFC 9112 6.1)
 	}
 	return h, end, nil
+}
+
+// headEnd finds the end of the head that starts at buf[from:]: the
+// offset after its CRLFCRLF. Every LF must follow a CR.
+func headEnd(buf []byte, from, limit int) (int, error) {
+	i := from
+	for {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			if len(buf)-from > limit {
+				return 0, &httpError{431, "request header fields too large"}
+			}
+			return 0, errNeedMore
+		}
+		j += i
+		if j == from || buf[j-1] != '\r' {
+			return 0, badRequest("bare LF in the request head")
+		}
+		if j+1-from > limit {
+			return 0, &httpError{431, "request header fields too large"}
+		}
+		if j-from >= 3 && buf[j-2] == '\n' {
+			return j + 1, nil // (buf[j-3] is the CR checked for that LF)
+		}
+		i = j + 1
+	}
+}
+
+// splitField splits "Name: value" (RFC 9112 5): a token, a colon right
+// after it, the value without its surrounding whitespace. A line that
+// starts with whitespace (obs-fold) is refused.
+func splitField(line string) (name, value string, err error) {
+	colon := strings.IndexByte(line, ':')
+	if colon < 0 {
+		return "", "", badRequest("header line without a colon")
+	}
+	name, value = line[:colon], trimOWS(line[colon+1:])
+	if !validToken(name) {
+		if line[0] == ' ' || line[0] == '\t' {
+			return "", "", badRequest("obsolete header line folding")
+		}
+		return "", "", badRequest("invalid header name " + strconv.Quote(name))
+	}
+	if !validFieldValue(value) {
+		return "", "", badRequest("invalid header value for " + name)
+	}
+	return name, value, nil
 }
 
 // parseRequestLine reads "GET /path?q HTTP/1.1".
@@ -186,7 +214,7 @@ func (h *requestHead) parseRequestLine(line string) error {
 		return badRequest("malformed request line")
 	}
 	h.method, h.uri, h.proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if !validHeaderName(h.method) {
+	if !validToken(h.method) {
 		return badRequest("malformed method")
 	}
 	switch h.proto {
@@ -195,10 +223,8 @@ func (h *requestHead) parseRequestLine(line string) error {
 	case "HTTP/1.0":
 		h.minor = 0
 	default:
-		if len(h.proto) == 8 && strings.HasPrefix(h.proto, "HTTP/1.") && '2' <= h.proto[7] && h.proto[7] <= '9' {
-			h.minor = 1 // a later 1.x is served as 1.1 (RFC 9110 2.5)
-			break
-		}
+		// a later 1.x too, as llhttp's strict mode does (RFC 9110 2.5
+		// would allow serving it as 1.1; no client sends it)
 		if strings.HasPrefix(h.proto, "HTTP/") && len(h.proto) == 8 && h.proto[6] == '.' {
 			return &httpError{505, "unsupported protocol version " + strconv.Quote(h.proto)}
 		}
@@ -212,7 +238,7 @@ func (h *requestHead) parseRequestLine(line string) error {
 func (h *requestHead) parseURI() error {
 	u := h.uri
 	for i := 0; i < len(u); i++ {
-		if u[i] <= ' ' || u[i] == 0x7f {
+		if u[i] <= ' ' || u[i] >= 0x7f { // visible ASCII only (RFC 9112 3.2)
 			return badRequest("invalid character in the request target")
 		}
 	}
@@ -267,17 +293,14 @@ func (h *requestHead) dropVar(k string) {
 	}
 }
 
-// cutLine splits off the first line (without its CRLF or LF).
+// cutLine splits off the first line of a head headEnd checked: every
+// LF follows a CR.
 func cutLine(s string) (line, rest string) {
 	i := strings.IndexByte(s, '\n')
 	if i < 0 {
 		return s, ""
 	}
-	line, rest = s[:i], s[i+1:]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, rest
+	return s[:i-1], s[i+1:]
 }
 
 func trimOWS(s string) string {
@@ -288,15 +311,6 @@ func trimOWS(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // nameCache maps "X-Forwarded-For" to "HTTP_X_FORWARDED_FOR": real

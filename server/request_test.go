@@ -25,22 +25,11 @@ func TestParseRequestHead(t *testing.T) {
 			}
 			wantVars(t, h, "HTTP_HOST", "x")
 		}},
-		{"bare LF line ends", "GET /lf HTTP/1.1\nHost: x\nX-A: 1\n\n", 0, func(t *testing.T, h requestHead) {
-			want(t, "path", h.path, "/lf")
-			wantVars(t, h, "HTTP_X_A", "1", "HTTP_HOST", "x")
-		}},
-		{"mixed line ends", "GET /m HTTP/1.1\r\nHost: x\nX-A: 1\r\n\n", 0, func(t *testing.T, h requestHead) {
-			wantVars(t, h, "HTTP_X_A", "1", "HTTP_HOST", "x")
-		}},
-		{"LF then CRLF ends the head", "GET /m HTTP/1.1\nHost: x\n\r\n", 0, nil},
 		{"leading CRLF tolerated", "\r\nGET /lead HTTP/1.1\r\nHost: x\r\n\r\n", 0, func(t *testing.T, h requestHead) {
 			want(t, "path", h.path, "/lead")
 			want(t, "method", h.method, "GET")
 		}},
-		{"leading LF tolerated", "\nGET /lead HTTP/1.1\r\nHost: x\r\n\r\n", 0, func(t *testing.T, h requestHead) {
-			want(t, "path", h.path, "/lead")
-		}},
-		{"several leading CRLFs", "\r\n\r\n\nGET /lead HTTP/1.1\r\nHost: x\r\n\r\n", 0, func(t *testing.T, h requestHead) {
+		{"several leading CRLFs", "\r\n\r\n\r\nGET /lead HTTP/1.1\r\nHost: x\r\n\r\n", 0, func(t *testing.T, h requestHead) {
 			want(t, "path", h.path, "/lead")
 		}},
 		{"body and the next request left alone", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
@@ -50,7 +39,7 @@ func TestParseRequestHead(t *testing.T) {
 				}
 				wantVars(t, h, "CONTENT_LENGTH", "5", "HTTP_HOST", "x")
 			}},
-		{"a body that looks like a head end", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n\n\n\r\n",
+		{"a body that looks like a head end", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n\r\n\r\n",
 			len("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n"), nil},
 		{"HTTP/1.0 defaults", "GET / HTTP/1.0\r\n\r\n", 0, func(t *testing.T, h requestHead) {
 			if h.keepAlive || h.minor != 0 || h.host != "" {
@@ -74,17 +63,11 @@ func TestParseRequestHead(t *testing.T) {
 				t.Error("not kept alive")
 			}
 		}},
-		{"chunked wins over Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nTransfer-Encoding: Chunked\r\n\r\n", 0, func(t *testing.T, h requestHead) {
+		{"Transfer-Encoding in any ASCII case", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ChUnKeD\r\n\r\n", 0, func(t *testing.T, h requestHead) {
 			if !h.chunked || h.contentLength != -1 {
 				t.Errorf("chunked %v contentLength %d", h.chunked, h.contentLength)
 			}
 			wantVars(t, h, "HTTP_HOST", "x")
-		}},
-		{"same Content-Length twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n", 0, func(t *testing.T, h requestHead) {
-			if h.contentLength != 3 {
-				t.Errorf("contentLength %d", h.contentLength)
-			}
-			wantVars(t, h, "CONTENT_LENGTH", "3", "HTTP_HOST", "x")
 		}},
 		{"Content-Length zero", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 0, func(t *testing.T, h requestHead) {
 			if h.contentLength != 0 {
@@ -124,7 +107,7 @@ func TestParseRequestHead(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h, n, err := parseRequestHead([]byte(tc.in), 8192, nameCache{})
+			h, n, err := parseRequestHead([]byte(tc.in), headLimits{8192, 100}, nameCache{})
 			if err != nil {
 				t.Fatalf("%q: %v", tc.in, err)
 			}
@@ -140,7 +123,7 @@ func TestParseRequestHead(t *testing.T) {
 			}
 			// Every shorter prefix of the head is incomplete.
 			for i := 0; i < wantN; i++ {
-				if _, _, err := parseRequestHead([]byte(tc.in[:i]), 8192, nameCache{}); err != errNeedMore {
+				if _, _, err := parseRequestHead([]byte(tc.in[:i]), headLimits{8192, 100}, nameCache{}); err != errNeedMore {
 					t.Fatalf("prefix %q: %v, want errNeedMore", tc.in[:i], err)
 				}
 			}
@@ -194,7 +177,19 @@ func TestParseRequestHeadErrors(t *testing.T) {
 		{"conflicting Content-Lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
 		{"Transfer-Encoding gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
 		{"Transfer-Encoding identity", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 501},
-		{"Transfer-Encoding chunked twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+		{"Transfer-Encoding chunked twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+		{"Transfer-Encoding with Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+		{"Transfer-Encoding with a KELVIN SIGN", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chun\xe2\x84\xaaed\r\n\r\n", 501},
+		{"same Content-Length twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n", 400},
+		{"Content-Length -0", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -0\r\n\r\n", 400},
+		{"Content-Length list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n", 400},
+		{"bare LF line ends", "GET /lf HTTP/1.1\nHost: x\nX-A: 1\n\n", 400},
+		{"bare LF inside a CRLF head", "GET / HTTP/1.1\r\nHost: x\r\nDummy: x\nContent-Length: 23\r\n\r\n", 400},
+		{"bare LF ends the head", "GET /m HTTP/1.1\r\nHost: x\r\n\n", 400},
+		{"leading bare LF", "\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505},
+		{"non-ASCII in target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"bad Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
 		{"Expect other", "GET / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417},
 		{"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400},
 		{"no colon", "GET / HTTP/1.1\r\nHost: x\r\nX-A\r\n\r\n", 400},
@@ -207,7 +202,7 @@ func TestParseRequestHeadErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := parseRequestHead([]byte(tc.in), 8192, nameCache{})
+			_, _, err := parseRequestHead([]byte(tc.in), headLimits{8192, 100}, nameCache{})
 			var he *httpError
 			if !errors.As(err, &he) {
 				t.Fatalf("%q: %v, want an httpError %d", tc.in, err, tc.status)
@@ -224,17 +219,27 @@ func TestParseRequestHeadLimit(t *testing.T) {
 		const pre, post = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
 		return pre + strings.Repeat("p", size-len(pre)-len(post)) + post
 	}
-	if _, n, err := parseRequestHead([]byte(head(1000)), 1000, nameCache{}); err != nil || n != 1000 {
+	if _, n, err := parseRequestHead([]byte(head(1000)), headLimits{1000, 100}, nameCache{}); err != nil || n != 1000 {
 		t.Errorf("a head of exactly the limit: %d, %v", n, err)
 	}
 	for _, in := range []string{head(1001), head(5000)[:1001], head(5000)[:2000]} {
-		_, _, err := parseRequestHead([]byte(in), 1000, nameCache{})
+		_, _, err := parseRequestHead([]byte(in), headLimits{1000, 100}, nameCache{})
 		if he, ok := err.(*httpError); !ok || he.status != 431 {
 			t.Errorf("%d bytes over a limit of 1000: %v, want 431", len(in), err)
 		}
 	}
+	// The field count: at the limit served, one more 431.
+	fields := func(n int) string {
+		return "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-F: 1\r\n", n-1) + "\r\n"
+	}
+	if _, _, err := parseRequestHead([]byte(fields(10)), headLimits{8192, 10}, nameCache{}); err != nil {
+		t.Errorf("10 fields, max 10: %v", err)
+	}
+	if _, _, err := parseRequestHead([]byte(fields(11)), headLimits{8192, 10}, nameCache{}); err == nil || err.(*httpError).status != 431 {
+		t.Errorf("11 fields, max 10: %v, want 431", err)
+	}
 	// Incomplete but within the limit: wait for more.
-	if _, _, err := parseRequestHead([]byte(head(5000)[:1000]), 1000, nameCache{}); err != errNeedMore {
+	if _, _, err := parseRequestHead([]byte(head(5000)[:1000]), headLimits{1000, 100}, nameCache{}); err != errNeedMore {
 		t.Errorf("incomplete head at the limit: %v", err)
 	}
 }
@@ -255,7 +260,7 @@ func FuzzParseRequestHead(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 512
-		h, n, err := parseRequestHead(data, limit, nameCache{})
+		h, n, err := parseRequestHead(data, headLimits{limit, 100}, nameCache{})
 		if err == errNeedMore {
 			return
 		}
@@ -284,7 +289,7 @@ func FuzzParseRequestHead(f *testing.F) {
 			t.Fatalf("%q: method %q path %q uri %q", data, h.method, h.path, h.uri)
 		}
 		// The head is all in the bytes it took: they parse alone, the same.
-		h2, n2, err := parseRequestHead(data[:n], limit, nameCache{})
+		h2, n2, err := parseRequestHead(data[:n], headLimits{limit, 100}, nameCache{})
 		if err != nil || n2 != n || h2.uri != h.uri || strings.Join(h2.vars, "\x00") != strings.Join(h.vars, "\x00") {
 			t.Fatalf("%q: its head %q alone parses to %d, %v", data, data[:n], n2, err)
 		}

@@ -34,12 +34,15 @@ const (
 
 // Defaults applied by New when the Config leaves a field at zero.
 const (
-	DefaultBufferSize    = 4096    // uWSGI's --buffer-size
-	DefaultPostBuffering = 1 << 20 // matches config's --post-buffering default
-	minHTTPHeaderBytes   = 8192    // 4 KiB of headers is too little for browsers' cookies
-	readHeaderTimeout    = 30 * time.Second
+	DefaultBufferSize    = 4096             // uWSGI's --buffer-size
+	DefaultPostBuffering = 1 << 20          // matches config's --post-buffering default
+	minHTTPHeaderBytes   = 8192             // 4 KiB of headers is too little for browsers' cookies
+	DefaultMaxVars       = 64               // uWSGI's --max-vars
+	DefaultHTTPTimeout   = 60 * time.Second // uWSGI's --http-timeout
+	DefaultSocketTimeout = 4 * time.Second  // uWSGI's --socket-timeout
 	idleTimeout          = 120 * time.Second
-	readBufferSize       = 8192 // a connection's read buffer, taken while it reads
+	lingerTimeout        = 2 * time.Second // reading what follows a refused request
+	readBufferSize       = 8192            // a connection's read buffer, taken while it reads
 	// Accepts per wake-up: a burst is taken in one turn (its requests run
 	// together), yet every idle worker on a shared socket wakes, as in
 	// uWSGI, so the first to come takes the next connection. (With
@@ -53,11 +56,17 @@ var ErrServerClosed = errors.New("server: closed")
 
 // Config is what a Server needs from the command line.
 type Config struct {
-	Loop           exchange.Loop
-	StaticMaps     []StaticMap // parsed from --static-map /mount=dir
-	StaticIndex    []string    // --static-index names, e.g. index.html
-	BufferSize     int         // max uwsgi packet vars size; HTTP header limit is max(BufferSize, 8192)
-	PostBuffering  int         // body bytes kept in memory; larger bodies are spooled to a file
+	Loop          exchange.Loop
+	StaticMaps    []StaticMap // parsed from --static-map /mount=dir
+	StaticIndex   []string    // --static-index names, e.g. index.html
+	BufferSize    int         // max uwsgi packet vars size; HTTP header limit is max(BufferSize, 8192)
+	PostBuffering int         // body bytes kept in memory; larger bodies are spooled to a file
+	LimitPost     int64       // most request body bytes (413 past it); 0: no limit
+	MaxVars       int         // most header fields (HTTP) or vars (uwsgi packet): 431 past it
+	// A head must arrive whole, and a body must not stall, within these
+	// (HTTP: 408; uwsgi: closed).
+	HTTPTimeout    time.Duration
+	SocketTimeout  time.Duration
 	Logger         *log.Logger // request and error log (stderr when nil)
 	DisableLogging bool        // no request lines (errors are still logged)
 	WorkerID       int         // which worker this is (uWSGI's line has no field for it)
@@ -76,6 +85,7 @@ type Server struct {
 	pid     int
 	loop    exchange.Loop
 	maxHead int // HTTP head limit
+	lim     headLimits
 
 	inflight atomic.Int64  // submitted, not finished by the hub
 	reqs     atomic.Uint64 // requests seen by this worker
@@ -126,6 +136,15 @@ func New(cfg Config) *Server {
 	if cfg.PostBuffering <= 0 {
 		cfg.PostBuffering = DefaultPostBuffering
 	}
+	if cfg.MaxVars <= 0 {
+		cfg.MaxVars = DefaultMaxVars
+	}
+	if cfg.HTTPTimeout <= 0 {
+		cfg.HTTPTimeout = DefaultHTTPTimeout
+	}
+	if cfg.SocketTimeout <= 0 {
+		cfg.SocketTimeout = DefaultSocketTimeout
+	}
 	lg := cfg.Logger
 	if lg == nil {
 		lg = log.New(os.Stderr, "", 0)
@@ -137,6 +156,7 @@ func New(cfg Config) *Server {
 		pid:     os.Getpid(),
 		loop:    cfg.Loop,
 		maxHead: max(cfg.BufferSize, minHTTPHeaderBytes),
+		lim:     headLimits{bytes: max(cfg.BufferSize, minHTTPHeaderBytes), fields: cfg.MaxVars},
 		lns:     map[int]*listener{},
 		conns:   map[int]*conn{},
 		names:   nameCache{},
@@ -384,7 +404,7 @@ func (s *Server) sweep() int {
 	s.nextSweep = now.Add(time.Second)
 	for _, c := range s.conns {
 		if !c.deadline.IsZero() && now.After(c.deadline) {
-			c.close()
+			c.timedOut()
 		}
 	}
 	if len(s.paused) > 0 && !now.Before(s.retryAt) {

@@ -103,12 +103,20 @@ func TestUwsgiMalformed(t *testing.T) {
 	}{
 		{"truncated header", "truncated", []byte{0, 10}, true},
 		{"truncated block", "truncated", good[:20], true},
-		{"datasize over limit", "invalid request block size: 5000 (max 4096)", overLimit, false},
 		{"value past block", "past the end", pastBlock, false},
 		{"key past block", "past the end", keyPast, false},
 		{"modifier1 not 0", "modifier1 5", append([]byte{5}, good[1:]...), false},
 		{"garbage", "modifier1 71", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false},
 	}
+	// Over the head-size limit: a status nginx can pass on, as for HTTP.
+	t.Run("datasize over limit", func(t *testing.T) {
+		resp, _ := uwsgiDo(t, ts.addr, overLimit, nil)
+		if resp.StatusCode != 431 {
+			t.Errorf("status %d, want 431", resp.StatusCode)
+		}
+		waitLog(t, ts.logs, "invalid request block size: 5000 (max 4096)")
+		ts.noReq(t)
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := uwsgiDial(t, ts.addr, tc.data, nil)

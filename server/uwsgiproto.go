@@ -24,7 +24,8 @@ func parseUwsgiPacket(buf []byte, maxSize int) (vars []string, size, n int, err 
 	}
 	size = int(binary.LittleEndian.Uint16(buf[1:3]))
 	if size > maxSize {
-		return nil, 0, 0, fmt.Errorf("invalid request block size: %d (max %d)", size, maxSize)
+		// the head-size limit, as for HTTP (uWSGI's --buffer-size)
+		return nil, 0, 0, &httpError{431, fmt.Sprintf("invalid request block size: %d (max %d)", size, maxSize)}
 	}
 	if len(buf) < uwsgiHeaderSize+size {
 		return nil, 0, 0, errNeedMore
