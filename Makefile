@@ -2,6 +2,11 @@
 #
 #   make run    build, then serve python/examples/hello.py on :9090
 #   make test   build, go vet, go test, then the pytest integration suite
+#   make test-pythons   the whole `make test` again on Python 3.13 and 3.14,
+#               each inside a Debian root (tests/pythons/)
+#
+# The Python to build against: PYTHON=python3.13 (an interpreter; its
+# python-3.X-embed pkg-config module is used) or PYTHON_PC=python-3.13-embed.
 #
 # Everything the build and the tests need comes from Debian's packages;
 # `make deps` installs whatever is missing (and does nothing when all is there).
@@ -16,12 +21,26 @@ GO          ?= go
 # Debian's interpreter: it is the one the python3-* packages install into
 # (a pyenv or venv python3 earlier on PATH would not see them).
 PYTHON      ?= /usr/bin/python3
+ifdef PYTHON_PC
+PY_VERSION  ?= $(patsubst python-%-embed,%,$(PYTHON_PC))
+else
+PY_VERSION  ?= $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+endif
+# pyhost asks pkg-config for python3-embed; build/pkgconfig/<module>/ holds a
+# python3-embed.pc that only requires the chosen module, and goes first on
+# PKG_CONFIG_PATH. The module's name is also in CGO_CFLAGS: Go's build cache
+# does not hash pkg-config's answers, so without it a switch of Python could
+# link objects compiled against the other one's headers.
+PYTHON_PC   ?= python-$(PY_VERSION)-embed
+PC_DIR      := build/pkgconfig/$(PYTHON_PC)
+export PKG_CONFIG_PATH := $(CURDIR)/$(PC_DIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+export CGO_CFLAGS := $(or $(CGO_CFLAGS),-O2 -g) -DUWSGO_PYTHON_PC=$(PYTHON_PC)
 BIN         := bin/uwsgo
 PYTEST_ARGS ?=
 export UWSGO_BIN ?= $(CURDIR)/$(BIN)
 
 DEB_PACKAGES := \
-	libpython3.11-dev pkg-config gcc \
+	libpython$(PY_VERSION)-dev pkg-config gcc \
 	python3-greenlet python3-gevent python3-bottle python3-flask python3-psycopg2 \
 	postgresql nginx-light \
 	python3-pytest python3-requests \
@@ -29,9 +48,13 @@ DEB_PACKAGES := \
 	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 gunicorn \
 	chromium
 
-.PHONY: deps build run test vet gotest pytest bench clean
+# The Debian roots that carry the other Pythons (tests/pythons/mkroot.sh).
+PYTHON_ROOTS := trixie forky
+
+.PHONY: deps build run test vet gotest pytest bench clean print-deb-packages python-roots test-pythons $(PC_DIR)/python3-embed.pc
 
 deps:
+	@[ -n "$(PY_VERSION)" ] || { echo "deps: cannot run $(PYTHON) to learn its version: set PYTHON=python3.X (an interpreter) or PYTHON_PC=python-3.X-embed" >&2; exit 1; }
 	@installed="$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>/dev/null | awk '$$1 == "ii" {print $$2}' || true)"; \
 	missing=""; \
 	for p in $(DEB_PACKAGES); do \
@@ -44,9 +67,19 @@ deps:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 	@command -v $(GO) >/dev/null || { echo "deps: Go not found (expected in /usr/local/go/bin)" >&2; exit 1; }
-	@pkg-config --exists python3-embed || { echo "deps: pkg-config cannot find python3-embed (libpython3.11-dev)" >&2; exit 1; }
 
-build: deps
+print-deb-packages:
+	@echo $(DEB_PACKAGES)
+
+# Rewritten on every build (it is tiny), so PYTHON_PC is always the one in use.
+$(PC_DIR)/python3-embed.pc:
+	@PKG_CONFIG_PATH= pkg-config --exists $(PYTHON_PC) || { echo "build: pkg-config has no module $(PYTHON_PC) (for $(PYTHON): install libpython$(PY_VERSION)-dev)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	@printf '%s\n' 'Name: python3-embed' 'Description: the Python uwsgo is built against: $(PYTHON_PC)' \
+	  "Version: $$(PKG_CONFIG_PATH= pkg-config --modversion $(PYTHON_PC))" 'Requires: $(PYTHON_PC)' >$@.tmp
+	@mv $@.tmp $@
+
+build: deps $(PC_DIR)/python3-embed.pc
 	$(GO) build -o $(BIN) ./cmd/uwsgo
 
 run: build
@@ -71,5 +104,23 @@ bench: build
 	@if [ ! -f bench/run ]; then echo "make bench: bench/run is missing: there is no benchmark to run yet" >&2; exit 1; fi
 	@if [ -x bench/run ]; then ./bench/run; else bash bench/run; fi
 
+# Make (once per machine) or update the Debian roots with Python 3.13 and 3.14.
+python-roots:
+	@$(MAKE) -s --no-print-directory deps DEB_PACKAGES=debootstrap
+	@for r in $(PYTHON_ROOTS); do tests/pythons/mkroot.sh $$r; done
+
+# The whole `make test` inside each root, with its own binary
+# (bin/uwsgo-py3.13, ...) so the host's bin/uwsgo stays the host's.
+test-pythons: python-roots
+	@failed=""; \
+	for r in $(PYTHON_ROOTS); do \
+	  v=$$(tests/pythons/run-in.sh $$r python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  echo "=== make test on Python $$v (Debian $$r root)"; \
+	  tests/pythons/run-in.sh $$r make test BIN=bin/uwsgo-py$$v PYTEST_ARGS="$(PYTEST_ARGS)" \
+	    || failed="$$failed $$v($$r)"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-pythons: make test failed on Python$$failed" >&2; exit 1; fi; \
+	echo "test-pythons: make test passed in every root: $(PYTHON_ROOTS)"
+
 clean:
-	rm -rf bin
+	rm -rf bin build

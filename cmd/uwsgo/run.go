@@ -134,6 +134,7 @@ func banner(o *config.Options, specs []socketSpec, lns []net.Listener) {
 		mode = "async"
 	}
 	fmt.Fprintf(os.Stderr, "*** Operational MODE: %s ***\n", mode)
+	fmt.Fprintf(os.Stderr, "Python version: %s\n", pyhost.PythonVersion())
 	switch engine {
 	case pyhost.EngineUGreen:
 		fmt.Fprintf(os.Stderr, "uGreen: %d green threads, stack %d KiB (%d pages) with guard pages, %s switch\n",
