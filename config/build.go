@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/urfave/cli/v2"
 )
 
 // maxUGreenStackBytes caps --ugreen-stacksize: beyond this it is a typo.
@@ -23,66 +22,11 @@ func Defaults() Options {
 		Processes:        DefaultProcesses,
 		BufferSize:       DefaultBufferSize,
 		PostBuffering:    DefaultPostBuffering,
+		SocketTimeout:    DefaultSocketTimeout,
+		HTTPTimeout:      DefaultHTTPTimeout,
+		ReloadMercy:      DefaultReloadMercy,
+		WorkerReloadMercy: DefaultWorkerMercy,
 	}
-}
-
-// FromContext builds Options from a parsed cli.Context (after --ini files
-// have been merged by ExpandIni), applies defaults and validates.
-func FromContext(c *cli.Context) (*Options, error) {
-	if c.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: options are spelled --name VALUE (ini files go after --ini)", c.Args().First())
-	}
-	if len(list(c, flagIni)) > 0 {
-		return nil, errors.New("--ini: ini files must be expanded with config.ExpandIni before the command line is parsed")
-	}
-	o := &Options{
-		Module:     c.String(flagModule),
-		WSGIFile:   c.String(flagWSGIFile),
-		Callable:   c.String(flagCallable),
-		PythonPath: list(c, flagPythonPath),
-		Chdir:      c.String(flagChdir),
-		Env:        list(c, flagEnv),
-
-		Sockets:     list(c, flagSocket),
-		HTTPSockets: list(c, flagHTTPSocket),
-		Listen:      c.Int(flagListen),
-
-		Async:            c.Int(flagAsync),
-		UGreen:           c.Bool(flagUGreen),
-		UGreenStackPages: c.Int(flagUGreenStack),
-		UGreenSwitch:     c.String(flagUGreenSwitch),
-		Greenlet:         c.Bool(flagGreenlet),
-		Gevent:           c.Int(flagGevent),
-		GeventMonkey:     c.Bool(flagGeventMonkey),
-		GeventEarly:      c.Bool(flagGeventEarly),
-		Threads:          c.Int(flagThreads),
-
-		Master:      c.Bool(flagMaster),
-		Processes:   c.Int(flagProcesses),
-		Harakiri:    c.Int(flagHarakiri),
-		MaxRequests: c.Int(flagMaxRequests),
-
-		StaticMap:   list(c, flagStaticMap),
-		StaticIndex: list(c, flagStaticIndex),
-
-		BufferSize:     c.Int(flagBufferSize),
-		PostBuffering:  c.Int(flagPostBuffer),
-		DisableLogging: c.Bool(flagDisableLog),
-	}
-	if err := o.Normalize(); err != nil {
-		return nil, err
-	}
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func list(c *cli.Context, name string) []string {
-	if l, ok := c.Generic(name).(*listValue); ok {
-		return l.Values()
-	}
-	return nil
 }
 
 // Normalize fills empty string options with their defaults and splits
@@ -130,22 +74,22 @@ func (o *Options) Validate() error {
 	if o.Processes <= 0 {
 		return fmt.Errorf("--processes %d: must be at least 1", o.Processes)
 	}
-	if err := nonNegative(flagHarakiri, o.Harakiri); err != nil {
+	if err := nonNegative("harakiri", o.Harakiri); err != nil {
 		return err
 	}
-	if err := nonNegative(flagAsync, o.Async); err != nil {
+	if err := nonNegative("async", o.Async); err != nil {
 		return err
 	}
-	if err := nonNegative(flagMaxRequests, o.MaxRequests); err != nil {
+	if err := nonNegative("max-requests", o.MaxRequests); err != nil {
 		return err
 	}
-	if err := nonNegative(flagGevent, o.Gevent); err != nil {
+	if err := nonNegative("gevent", o.Gevent); err != nil {
 		return err
 	}
-	if err := nonNegative(flagThreads, o.Threads); err != nil {
+	if err := nonNegative("threads", o.Threads); err != nil {
 		return err
 	}
-	if err := nonNegative(flagPostBuffer, o.PostBuffering); err != nil {
+	if err := nonNegative("post-buffering", o.PostBuffering); err != nil {
 		return err
 	}
 	if o.Listen <= 0 {

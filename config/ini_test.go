@@ -26,6 +26,19 @@ func realDir(t *testing.T) string {
 	return d
 }
 
+func hasWarning(o *Options, parts ...string) bool {
+	for _, w := range o.Warnings {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(w, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 func TestIniBasic(t *testing.T) {
 	dir := realDir(t)
 	ini := writeIni(t, dir, "myapp.ini", `
@@ -44,38 +57,27 @@ ugreen = true
 master = yes
 disable-logging = off
 greenlet = 0
-processes = 2
+processes = 2 # two workers
 chdir = %d
 wsgi-file-not-used-here = x
 `)
-	// wsgi-file-not-used-here is unknown: first check that it is refused...
-	if _, err := ExpandIni([]string{"uwsgo", "--ini", ini}); err == nil ||
-		!strings.Contains(err.Error(), "wsgi-file-not-used-here") || !strings.Contains(err.Error(), "myapp.ini") {
-		t.Fatalf("unknown key: err = %v", err)
-	}
-	// ...then drop it.
-	body, _ := os.ReadFile(ini)
-	writeIni(t, dir, "myapp.ini", strings.Replace(string(body), "wsgi-file-not-used-here = x\n", "", 1))
-
-	args, err := ExpandIni([]string{"uwsgo", "--ini", ini})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"uwsgo",
-		"--module=pkg.web:app", "--http-socket=:8080", "--http-socket=:8081",
-		"--socket=/run/myapp.sock", "--async=30", "--ugreen", "--master",
-		"--processes=2", "--chdir=" + dir + "/",
-	}
-	if !reflect.DeepEqual(args, want) {
-		t.Fatalf("got  %q\nwant %q", args, want)
-	}
-
 	o := mustParse(t, "--ini", ini)
 	if o.Module != "pkg.web" || o.Callable != "app" || !o.UGreen || !o.Master || o.Greenlet ||
 		o.DisableLogging || o.Async != 30 || o.Processes != 2 || o.Chdir != dir+"/" ||
 		!reflect.DeepEqual(o.HTTPSockets, []string{":8080", ":8081"}) ||
 		!reflect.DeepEqual(o.Sockets, []string{"/run/myapp.sock"}) {
 		t.Fatalf("%+v", o)
+	}
+	// an unknown key is one warning naming it and its file:line
+	if !hasWarning(o, `"wsgi-file-not-used-here"`, ini+":19") || len(o.Warnings) != 1 {
+		t.Fatalf("warnings: %q", o.Warnings)
+	}
+	// ...and fatal under strict
+	wantErr(t, []string{"wsgi-file-not-used-here", ini + ":19"}, "--ini", ini, "--strict")
+	// Raw keeps every option as given, in order, after expansion
+	if o.Raw[0].Key != "ini" || o.Raw[1].Key != "module" || o.Raw[4].Value != "/run/myapp.sock" ||
+		o.Raw[4].From.Line != 11 {
+		t.Fatalf("raw: %+v", o.Raw[:5])
 	}
 }
 
@@ -91,12 +93,10 @@ func TestIniOverride(t *testing.T) {
 	if o.Processes != 4 {
 		t.Fatalf("%+v", o)
 	}
-	// repeatable options add up
 	o = mustParse(t, "--ini", ini, "--http-socket", ":9090")
 	if !reflect.DeepEqual(o.HTTPSockets, []string{":8080", ":9090"}) {
 		t.Fatalf("%+v", o.HTTPSockets)
 	}
-	// a boolean set in the ini can be turned off on the command line
 	ini2 := writeIni(t, dir, "b.ini", "[uwsgi]\nmodule = m\nsocket = :1\nmaster = true\n")
 	o = mustParse(t, "--ini", ini2, "--master=false")
 	if o.Master {
@@ -112,7 +112,6 @@ func TestIniTwoFilesAndBare(t *testing.T) {
 	if o.Module != "m" || o.Sockets[0] != ":1" || !o.Master {
 		t.Fatalf("%+v", o)
 	}
-	// a bare *.ini argument is loaded too (uWSGI does so)
 	o = mustParse(t, a, "-s", ":2")
 	if o.Module != "m" || o.Sockets[0] != ":2" {
 		t.Fatalf("%+v", o)
@@ -121,35 +120,32 @@ func TestIniTwoFilesAndBare(t *testing.T) {
 
 func TestIniErrors(t *testing.T) {
 	dir := t.TempDir()
-	noSection := writeIni(t, dir, "nosec.ini", "[server]\nmodule = m\n")
-	unknown := writeIni(t, dir, "unknown.ini", "[uwsgi]\nmodule = m\nmodul = x\n")
 	badBool := writeIni(t, dir, "badbool.ini", "[uwsgi]\nmaster = maybe\n")
 	noValue := writeIni(t, dir, "novalue.ini", "[uwsgi]\nmodule\n")
-	short := writeIni(t, dir, "short.ini", "[uwsgi]\nw = app\n")
-	badHeader := writeIni(t, dir, "header.ini", "[uwsgi\nmodule = m\n")
 	noEq := writeIni(t, dir, "noeq.ini", "[uwsgi]\n= x\n")
-	placeholder := writeIni(t, dir, "ph.ini", "[uwsgi]\nmodule = %(nope)\n")
 	self := writeIni(t, dir, "self.ini", "[uwsgi]\nini = %p\n")
+	loop := writeIni(t, dir, "loop.ini", "[uwsgi]\na = %(b)\nb = %(a)\nmodule = %(a)\nsocket = :1\n")
+	badInt := writeIni(t, dir, "badint.ini", "[uwsgi]\nmodule = m\nsocket = :1\nprocesses = four\n")
+	missingInc := writeIni(t, dir, "inc.ini", "[uwsgi]\nmodule = m\nini = "+filepath.Join(dir, "nope.ini")+"\n")
+	os.Mkdir(filepath.Join(dir, "adir.ini"), 0o755)
 
 	cases := []struct {
 		argv  []string
 		wants []string
 	}{
-		{[]string{"--ini", filepath.Join(dir, "missing.ini")}, []string{"missing.ini", "not found"}},
-		{[]string{"--ini"}, []string{"--ini", "missing file name"}},
-		{[]string{"--ini", noSection}, []string{"nosec.ini", "[uwsgi]"}},
-		{[]string{"--ini", unknown}, []string{"unknown.ini", "line 3", `"modul"`, `did you mean "module"`}},
-		{[]string{"--ini", badBool}, []string{"badbool.ini", "master", "maybe"}},
-		{[]string{"--ini", noValue}, []string{"novalue.ini", "module", "value"}},
-		{[]string{"--ini", short}, []string{"short.ini", `"w"`}},
-		{[]string{"--ini", badHeader}, []string{"header.ini", "section"}},
-		{[]string{"--ini", noEq}, []string{"noeq.ini", "key = value"}},
-		{[]string{"--ini", placeholder}, []string{"ph.ini", "%(nope)"}},
+		{[]string{"--ini", filepath.Join(dir, "missing.ini")}, []string{"missing.ini", "no such file"}},
+		{[]string{"--ini"}, []string{"--ini", "value"}},
+		{[]string{"--ini", badBool}, []string{"badbool.ini:2", "master", "maybe"}},
+		{[]string{"--ini", noValue}, []string{"novalue.ini:2", "module", "value"}},
+		{[]string{"--ini", noEq}, []string{"noeq.ini:2", "key = value"}},
 		{[]string{"--ini", self}, []string{"self.ini", "includes itself"}},
-		{[]string{"--ini", noSection + ":other"}, []string{"nosec.ini", "[other]"}},
+		{[]string{"--ini", loop}, []string{"loop.ini:2", "loop"}},
+		{[]string{"--ini", badInt}, []string{"badint.ini:4", "processes", "four", "whole number"}},
+		{[]string{"--ini", missingInc}, []string{"nope.ini", "no such file", "inc.ini:3"}},
+		{[]string{"--ini", filepath.Join(dir, "adir.ini")}, []string{"adir.ini", "directory"}},
 	}
 	for _, tc := range cases {
-		_, err := ExpandIni(append([]string{"uwsgo"}, tc.argv...))
+		_, err := parse(t, tc.argv...)
 		if err == nil {
 			t.Errorf("%q: no error", tc.argv)
 			continue
@@ -163,11 +159,19 @@ func TestIniErrors(t *testing.T) {
 			}
 		}
 	}
+	// a missing section is a warning, as uWSGI's
+	noSection := writeIni(t, dir, "nosec.ini", "[server]\nmodule = m\n")
+	o := mustParse(t, "--ini", noSection, "-w", "m", "-s", ":1")
+	if !hasWarning(o, "nosec.ini", "[uwsgi]") {
+		t.Fatalf("%q", o.Warnings)
+	}
 }
 
 func TestIniMagicAndPlaceholders(t *testing.T) {
 	dir := realDir(t)
-	t.Setenv("UWSGO_TEST_PORT", "9000")
+	old := numCPU
+	numCPU = func() int { return 6 }
+	t.Cleanup(func() { numCPU = old })
 	ini := writeIni(t, dir, "site.conf.ini", strings.Join([]string{
 		"[uwsgi]",
 		"base = /srv/app",
@@ -178,46 +182,170 @@ func TestIniMagicAndPlaceholders(t *testing.T) {
 		"env = NAME=%n",
 		"env = FILE=%s",
 		"env = EXT=%e",
-		"env = PCT=100%",
-		"env = LIT=%q",
-		"static-map = /static=%(d)static",
+		"env = DIR=%c",
+		"env = PCT=100%%",
+		"env = GONE=%q",
+		"env = CPU=%k",
+		"env = ONEMORE=%(%k + 1)",
+		"env = LATER=%(later)",
+		"env = CALC=%(processes * 3)",
+		"processes = 2",
+		"later = %(base)/x",
 		"chdir = relative/dir",
 		"",
 	}, "\r\n")) // CRLF line ends too
-	o := mustParse(t, "--ini", ini)
+	o, err := parseEnv(t, []string{"UWSGO_TEST_PORT=9000"}, "--ini", ini)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnv := []string{"NAME=site.conf", "FILE=site.conf.ini", "EXT=ini", "DIR=" + filepath.Base(dir),
+		"PCT=100%", "GONE=", "CPU=6", "ONEMORE=7", "LATER=/srv/app/x", "CALC=6"}
 	if o.WSGIFile != dir+"/app.py" || o.Chdir != "relative/dir" ||
 		!reflect.DeepEqual(o.PythonPath, []string{"/srv/app/lib", dir + "/"}) ||
 		!reflect.DeepEqual(o.HTTPSockets, []string{":9000"}) ||
-		!reflect.DeepEqual(o.Env, []string{"NAME=site.conf", "FILE=site.conf.ini", "EXT=ini", "PCT=100%", "LIT=%q"}) ||
-		!reflect.DeepEqual(o.StaticMap, []string{"/static=" + dir + "/static"}) {
-		t.Fatalf("%+v", o)
+		!reflect.DeepEqual(o.Env, wantEnv) {
+		t.Fatalf("%+v\nenv  %q\nwant %q", o, o.Env, wantEnv)
+	}
+	if len(o.Warnings) != 0 {
+		t.Fatalf("placeholders warned: %q", o.Warnings)
 	}
 }
 
 func TestIniSectionAndInclude(t *testing.T) {
 	dir := t.TempDir()
-	common := writeIni(t, dir, "common.ini", "[uwsgi]\nmaster = true\nprocesses = 3\n[dev]\nprocesses = 1\n")
-	main := writeIni(t, dir, "main.ini", "[uwsgi]\nini = "+common+"\nmodule = m\nsocket = :1\n")
+	common := writeIni(t, dir, "common.ini", "[uwsgi]\nmaster = true\nprocesses = 3\n[dev]\nprocesses = 1\nenv = WHO=%(who)\n")
+	main := writeIni(t, dir, "main.ini", "[uwsgi]\nwho = main\nini = "+common+"\nmodule = m\nsocket = :1\nini = :dev\n")
 	o := mustParse(t, "--ini", main)
-	if !o.Master || o.Processes != 3 || o.Module != "m" {
+	// the included file sees the includer's placeholder; `ini = :dev`
+	// reads another section of the last file read
+	if !o.Master || o.Processes != 1 || o.Module != "m" || !reflect.DeepEqual(o.Env, []string{"WHO=main"}) {
 		t.Fatalf("%+v", o)
 	}
-	o = mustParse(t, "--ini", main, "--ini", common+":dev")
-	if o.Processes != 1 {
+	o = mustParse(t, "--ini", main, "--ini", common+":uwsgi")
+	if o.Processes != 3 {
 		t.Fatalf("%+v", o)
 	}
 }
 
-func TestExpandIniLeavesOtherArgs(t *testing.T) {
-	in := []string{"uwsgo", "--chdir", "x.ini", "-w", "a", "--", "--ini", "y.ini"}
-	out, err := ExpandIni(in)
+func TestLogic(t *testing.T) {
+	dir := realDir(t)
+	lines := writeIni(t, dir, "paths.txt", "/a\n/b\n")
+	os.WriteFile(filepath.Join(dir, "g1.py"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "g2.py"), nil, 0o644)
+	ini := writeIni(t, dir, "logic.ini", strings.Join([]string{
+		"[uwsgi]",
+		"module = m",
+		"socket = :1",
+		"if-env = DEPLOY",
+		"env = DEPLOYED=%(_)",
+		"endif =",
+		"if-not-env = NOPE_NOT_SET",
+		"env = NOPE=unset",
+		"endif",
+		"if-env = DEPLOY=staging",
+		"env = STAGING=1",
+		"else =",
+		"env = NOT_STAGING=1",
+		"endif =",
+		"if-exists = " + lines,
+		"env = EXISTS=%(_)",
+		"endif =",
+		"if-not-exists = /no/such/file",
+		"env = NOFILE=1",
+		"endif =",
+		"if-file = " + dir,
+		"env = WRONG=dir-is-no-file",
+		"endif =",
+		"if-dir = " + dir,
+		"env = ISDIR=1",
+		"endif =",
+		"for = x y",
+		"env = FOR_%(_)=1",
+		"endfor =",
+		"for-readline = " + lines,
+		"pythonpath = %(_)",
+		"endfor =",
+		"for-glob = " + dir + "/g*.py",
+		"env = GLOB=%(_)",
+		"endfor",
+		"",
+	}, "\n"))
+	o, err := parseEnv(t, []string{"DEPLOY=prod"}, "--ini", ini)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(out, in) {
-		t.Fatalf("got %q", out)
+	want := []string{"DEPLOYED=prod", "NOPE=unset", "NOT_STAGING=1", "EXISTS=" + lines, "NOFILE=1", "ISDIR=1",
+		"FOR_x=1", "FOR_y=1", "GLOB=" + dir + "/g1.py", "GLOB=" + dir + "/g2.py"}
+	if !reflect.DeepEqual(o.Env, want) || !reflect.DeepEqual(o.PythonPath, []string{"/a", "/b"}) {
+		t.Fatalf("env  %q\nwant %q\npath %q", o.Env, want, o.PythonPath)
 	}
-	if out, err := ExpandIni(nil); err != nil || len(out) != 0 {
-		t.Fatalf("%q %v", out, err)
+	if len(o.Warnings) != 0 {
+		t.Fatalf("%q", o.Warnings)
+	}
+}
+
+func TestEnvironmentOptions(t *testing.T) {
+	o, err := parseEnv(t, []string{"UWSGI_MODULE=envapp", "UWSGI_HTTP_SOCKET=:7000", "UWSGI_MASTER=1", "UWSGI_RELOADS=3", "HOME=/root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Module != "envapp" || !o.Master || !reflect.DeepEqual(o.HTTPSockets, []string{":7000"}) {
+		t.Fatalf("%+v", o)
+	}
+	// the command line comes after, so it wins
+	o, err = parseEnv(t, []string{"UWSGI_MODULE=envapp", "UWSGI_SOCKET=:1"}, "-w", "cli")
+	if err != nil || o.Module != "cli" {
+		t.Fatalf("%v %+v", err, o)
+	}
+	o, err = parseEnv(t, []string{"UWSGI_MODULE=m", "UWSGI_SOCKET=:1", "UWSGI_NO_SUCH=1"})
+	if err != nil || !hasWarning(o, "no-such", "UWSGI_NO_SUCH") {
+		t.Fatalf("%v %q", err, o.Warnings)
+	}
+}
+
+func TestUnknownCommandLineFlag(t *testing.T) {
+	o := mustParse(t, "-w", "m", "-s", ":1", "--procesess", "4")
+	if !hasWarning(o, "--procesess", "--processes") || len(o.Warnings) != 1 {
+		t.Fatalf("%q", o.Warnings)
+	}
+	_, err := parse(t, "-w", "m", "-s", ":1", "--procesess", "4", "--strict")
+	var ce *Error
+	if err == nil || !strings.Contains(err.Error(), "--processes") || !asError(err, &ce) || ce.Code != 2 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func asError(err error, target **Error) bool {
+	e, ok := err.(*Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+func TestStatusOfOptions(t *testing.T) {
+	o := mustParse(t, "-w", "m", "-s", ":1", "--thunder-lock", "--lazy-apps", "--vacuum", "--chmod-socket",
+		"--cheaper", "2", "--cheaper-step", "1", "--plugins", "python3,router_static", "--plugin", "php", "--need-plugins", "python311")
+	var names []string
+	for _, n := range o.Accepted {
+		names = append(names, n.Option)
+	}
+	if !reflect.DeepEqual(names, []string{"thunder-lock", "lazy-apps", "cheaper", "cheaper-step"}) {
+		t.Fatalf("accepted %q", names)
+	}
+	if !hasWarning(o, "vacuum", "not implemented") || !hasWarning(o, `plugin "php"`) || len(o.Warnings) != 3 {
+		t.Fatalf("%q", o.Warnings)
+	}
+	if !o.Vacuum || o.ChmodSocket != "666" || o.Cheaper != 2 ||
+		!reflect.DeepEqual(o.Plugins, []string{"python3,router_static", "php", "python311"}) {
+		t.Fatalf("%+v", o)
+	}
+	o = mustParse(t, "-w", "m", "-s", ":1", "--chmod-socket=664", "-C", "--log-date")
+	if o.ChmodSocket != "666" || o.LogDate != DefaultLogDate {
+		t.Fatalf("%+v", o)
+	}
+	o = mustParse(t, "-w", "m", "-s", ":1", "--chmod-socket", "660")
+	if o.ChmodSocket != "660" {
+		t.Fatalf("%+v", o)
 	}
 }

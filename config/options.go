@@ -1,21 +1,46 @@
-// Package config holds uwsgo's options: the command line (uWSGI's
-// spellings), --ini files, and the checks that refuse what makes no sense.
+// Package config holds uwsgo's options: one table (table.go) with uWSGI's
+// spellings drives the command line, --ini/--yaml/--json files, UWSGI_*
+// variables, --help and the README's option table; Load turns them into
+// Options and refuses what makes no sense.
 package config
 
-// Options is everything the user asked for.
+// Options is everything the user asked for. Each field is filled from the
+// option named in its comment (table.go ties names to fields); an option
+// that is accepted but not carried out yet still fills its field, so the
+// code that implements it only has to read it and flip its status.
 type Options struct {
 	// App loading
 	Module     string   // -w/--module/--wsgi: "pkg.mod" or "pkg.mod:callable"
-	WSGIFile   string   // --wsgi-file
+	WSGIFile   string   // --wsgi-file/--file
 	Callable   string   // --callable (default "application")
 	PythonPath []string // --pythonpath, repeatable
 	Chdir      string   // --chdir
 	Env        []string // --env K=V, repeatable
+	Home       string   // -H/--home/--virtualenv/--venv/--pyhome
+	Imports    []string // --import/--pyimport/--py-import/--python-import
+	NeedApp    bool     // --need-app
+	Mounts     []string // --mount /PREFIX=APP, repeatable
+	// ManageScriptName: --manage-script-name
+	ManageScriptName bool
+	NoDefaultApp     bool // --no-default-app
+	PyAutoReload     int  // --py-autoreload/--python-autoreload/--py-auto-reload SECONDS (0: off)
+	TouchReload      []string // --touch-reload FILE, repeatable
 
 	// Sockets
-	Sockets     []string // -s/--socket: uwsgi protocol listeners (":3031", "127.0.0.1:3031", "/path/unix.sock")
-	HTTPSockets []string // --http-socket and --http: HTTP/1.1 listeners
-	Listen      int      // --listen: backlog (default 100)
+	Sockets       []string // -s/--socket/--uwsgi-socket: uwsgi protocol listeners (":3031", "127.0.0.1:3031", "/path/unix.sock", "@abstract")
+	HTTPSockets   []string // --http-socket and --http: HTTP/1.1 listeners
+	HTTP11Sockets []string // --http11-socket
+	Protocol      string   // --protocol/--socket-protocol: protocol of the --socket listeners ("uwsgi", "http")
+	Listen        int      // -l/--listen: backlog (default 100)
+	Vacuum        bool     // --vacuum: remove unix sockets and pidfiles at exit
+	ChmodSocket   string   // -C/--chmod-socket/--chmod MODE (bare: "666"; "" = not given)
+	ChownSocket   string   // --chown-socket USER[:GROUP]
+	UID           string   // --uid NAME|NUMBER
+	GID           string   // --gid NAME|NUMBER
+	Umask         string   // --umask MODE (octal, as given)
+	SocketTimeout int      // -z/--socket-timeout SECONDS (default 4)
+	HTTPTimeout   int      // --http-timeout SECONDS (default 60)
+	LimitPost     int64    // --limit-post BYTES (0: no limit)
 
 	// Cores and engines
 	Async            int    // --async N (0: one core, no async)
@@ -29,17 +54,100 @@ type Options struct {
 	Threads          int    // --threads (refused with --gevent)
 
 	// Processes
-	Master      bool // -M/--master
-	Processes   int  // -p/--processes/--workers (default 1)
-	Harakiri    int  // --harakiri seconds (0: off)
-	MaxRequests int  // --max-requests (0: unlimited)
+	Master            bool     // -M/--master
+	Processes         int      // -p/--processes/--workers (default 1)
+	Harakiri          int      // -t/--harakiri seconds (0: off)
+	HarakiriVerbose   bool     // --harakiri-verbose
+	MaxRequests       int      // -R/--max-requests (0: unlimited)
+	MaxWorkerLifetime int      // --max-worker-lifetime SECONDS (0: forever)
+	ReloadOnRSS       int      // --reload-on-rss MEGABYTES (0: off)
+	ReloadMercy       int      // --reload-mercy SECONDS (default 60)
+	WorkerReloadMercy int      // --worker-reload-mercy SECONDS (default 60)
+	NoOrphans         bool     // --no-orphans
+	DieOnTerm         bool     // --die-on-term
+	HookMasterStart   []string // --hook-master-start ACTION, repeatable
+	Pidfile           string   // --pidfile (written before privileges drop)
+	Pidfile2          string   // --pidfile2 (written after)
+	Daemonize         string   // -d/--daemonize LOGFILE
+	Daemonize2        string   // --daemonize2 LOGFILE (after the app loads)
+	AutoProcname      bool     // --auto-procname
+	Procname          string   // --procname
+	ProcnamePrefix    string   // --procname-prefix
+	// ProcnamePrefixSpaced: --procname-prefix-spaced (the prefix and a space)
+	ProcnamePrefixSpaced string
+	Cheaper              int    // --cheaper N (accepted: every worker starts)
+	CheaperInitial       int    // --cheaper-initial N
+	CheaperStep          int    // --cheaper-step N
+	CheaperOverload      int    // --cheaper-overload SECONDS
+	CheaperAlgo          string // --cheaper-algo NAME
+	MemoryReport         int    // -m/--memory-report (bare: 1)
 
-	// Files
-	StaticMap   []string // --static-map /mount=dir, repeatable
-	StaticIndex []string // --static-index name, repeatable
+	// Requests and serving
+	StaticMap             []string // --static-map /mount=dir, repeatable
+	StaticIndex           []string // --static-index name, repeatable
+	CheckStatic           []string // --check-static DIR, repeatable
+	StaticGzipAll         bool     // --static-gzip-all
+	StaticExpiresType     []string // --static-expires-type "MIME SECONDS"
+	StaticExpiresTypeMtime []string // --static-expires-type-mtime "MIME SECONDS"
+	StaticExpires         []string // --static-expires "REGEXP SECONDS" (on the file name)
+	StaticExpiresMtime    []string // --static-expires-mtime
+	StaticExpiresURI      []string // --static-expires-uri
+	StaticExpiresURIMtime []string // --static-expires-uri-mtime
+	StaticExpiresPathInfo []string // --static-expires-path-info
+	// StaticExpiresPathInfoMtime: --static-expires-path-info-mtime
+	StaticExpiresPathInfoMtime []string
+	AddHeaders                 []string // --add-header "Name: value", repeatable
+	IgnoreSigpipe              bool     // --ignore-sigpipe
+	IgnoreWriteErrors          bool     // --ignore-write-errors
+	DisableWriteException      bool     // --disable-write-exception
 
 	// Limits and logging
-	BufferSize     int  // --buffer-size: max uwsgi packet / header size (default 4096, as uWSGI)
-	PostBuffering  int  // --post-buffering: bytes of body kept in memory before spooling to a file (default 1 MiB)
-	DisableLogging bool // --disable-logging
+	BufferSize        int      // -b/--buffer-size: max uwsgi packet / header size (default 4096, as uWSGI)
+	PostBuffering     int      // --post-buffering: bytes of body kept in memory before spooling to a file (default 1 MiB)
+	DisableLogging    bool     // -L/--disable-logging
+	Logto             string   // --logto FILE
+	Logto2            string   // --logto2 FILE (after privileges drop)
+	LogDate           string   // --log-date [FORMAT] (bare: "%a %b %d %H:%M:%S %Y"; "" = off)
+	LogFormat         string   // --log-format/--logformat with %(var) request variables
+	LogFormatStrftime bool     // --log-format-strftime/--logformat-strftime
+	LogXForwardedFor  bool     // --log-x-forwarded-for
+	ReqLoggers        []string // --req-logger file:PATH, repeatable
+	Loggers           []string // --logger file:PATH, repeatable
+	Log4xx            bool     // --log-4xx
+	Log5xx            bool     // --log-5xx
+	LogSlow           int      // --log-slow MILLISECONDS (0: off)
+
+	// Tooling
+	Stats        string   // --stats ADDR
+	StatsHTTP    bool     // --stats-http
+	Plugins      []string // --plugins/--plugin/--need-plugins NAME[,NAME...], as given
+	Strict       bool     // --strict
+	ShowConfig   bool     // --show-config
+
+	// Raw is every option as the user gave it, after the dialect is
+	// expanded (placeholders, includes, if/for), in order, under the
+	// spelling used: uwsgi.opt is built from it as uWSGI builds it.
+	Raw []Entry
+	// Accepted lists the options given that uwsgo accepts without
+	// carrying them out, each with the reason; the banner prints them.
+	Accepted []Note
+	// Warnings are the one-line warnings of the load (unknown options,
+	// options not implemented), already printed by Load's caller.
+	Warnings []string
+}
+
+// Entry is one option as given: its spelling, its value after expansion,
+// and where it came from. Bare is true for a flag given without a value
+// (uwsgi.opt holds True for it).
+type Entry struct {
+	Key   string
+	Value string
+	Bare  bool
+	From  Source
+}
+
+// Note is an accepted option that has no effect, and why.
+type Note struct {
+	Option string // the canonical name
+	Reason string
 }

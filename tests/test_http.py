@@ -442,7 +442,7 @@ def test_missing_wsgi_file_exits(uwsgo_run, tmp_path):
 
 @pytest.mark.parametrize("args", [
     ["--processes", "0"],
-    ["--no-such-option"],
+    ["--strict", "--no-such-option"],
     ["--async", "-1"],
     ["--threads", "2", "--gevent", "4"],
 ], ids=["processes-0", "unknown-option", "async-negative", "threads-with-gevent"])

@@ -3,14 +3,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strings"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/uwsgo/uwsgo/config"
+	"github.com/uwsgo/uwsgo/procman"
 )
 
 // Version is uwsgo's version.
@@ -23,27 +23,33 @@ func main() {
 		// and takes work off the request path.
 		debug.SetGCPercent(400)
 	}
-	args, err := config.ExpandIni(os.Args)
+	// A worker reads the same configuration as its master, which already
+	// printed what there was to say about it.
+	worker := os.Getenv(procman.EnvWorkerID) != ""
+	ld, err := config.Load(os.Args[1:], os.Environ())
 	if err != nil {
 		fail(err)
 	}
-	cli.VersionPrinter = func(c *cli.Context) { fmt.Println(Version) }
-	app := &cli.App{
-		Name:            "uwsgo",
-		Usage:           "run Python WSGI apps the way uWSGI does",
-		UsageText:       "uwsgo -w myapp --async 30 --ugreen --http-socket :9090",
-		Version:         Version,
-		Flags:           config.Flags(),
-		HideHelpCommand: true,
-		Action: func(c *cli.Context) error {
-			opts, err := config.FromContext(c)
-			if err != nil {
-				return err
-			}
-			return run(opts)
-		},
+	switch {
+	case ld.Help:
+		config.WriteHelp(os.Stdout, Version)
+		return
+	case ld.Version:
+		fmt.Printf("uwsgo %s\n", Version)
+		return
 	}
-	if err := app.Run(args); err != nil {
+	if !worker {
+		for _, w := range ld.Options.Warnings {
+			fmt.Fprintf(os.Stderr, "uwsgo: warning: %s\n", w)
+		}
+		if ld.ShowConfig != "" {
+			fmt.Fprint(os.Stderr, ld.ShowConfig)
+		}
+		for _, p := range ld.Prints {
+			fmt.Println(p)
+		}
+	}
+	if err := run(ld.Options); err != nil {
 		fail(err)
 	}
 }
@@ -68,8 +74,13 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 func exitCode(err error) int {
-	if e, ok := err.(*exitError); ok {
+	var e *exitError
+	if errors.As(err, &e) {
 		return e.code
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return ce.Code
 	}
 	return 1
 }

@@ -152,6 +152,7 @@ func banner(o *config.Options, specs []socketSpec, lns []net.Listener) {
 	if o.Processes > 1 || o.Master {
 		fmt.Fprintf(os.Stderr, "master process enabled, %d worker(s)\n", o.Processes)
 	}
+	printAccepted(os.Stderr, o)
 }
 
 func exePath() string {
