@@ -108,6 +108,9 @@ type loader struct {
 // named; then $(VAR), @(FILE) and %(NAME) are expanded over all of it,
 // and the options are checked and set. Unknown options and options not
 // implemented are warnings (Options.Warnings), errors under --strict.
+// When the options were read but make no sense together, Load returns
+// both the Loaded (its warnings and prints are still to be shown) and
+// the error.
 func Load(args []string, environ []string) (*Loaded, error) {
 	l := &loader{}
 	envMap := map[string]string{}
@@ -648,11 +651,13 @@ func (l *loader) apply() (*Loaded, error) {
 	if o.ShowConfig {
 		res.ShowConfig = showConfig(o.Raw)
 	}
+	// What to print is printed even when the options make no sense, as
+	// uWSGI prints it before it fails.
 	if err := o.Normalize(); err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := o.Validate(); err != nil {
-		return nil, err
+		return res, err
 	}
 	return res, nil
 }
@@ -757,6 +762,15 @@ func optionValue(opt *Option, it *item) (string, error) {
 			return opt.Implicit, nil
 		}
 		return "", errorf("%s needs a value (%s)", it.spelled(), it.from)
+	}
+	if opt.Optional && opt.Kind == KindInt {
+		// memory-report = true: what the configurations mean by it
+		switch asciiLower(stripComment(it.value)) {
+		case "true", "yes", "on":
+			return opt.Implicit, nil
+		case "false", "no", "off":
+			return "0", nil
+		}
 	}
 	if opt.Kind == KindInt {
 		if _, err := parseInt(it.value); err != nil {

@@ -16,6 +16,9 @@ import (
 // Version is uwsgo's version.
 const Version = "0.1.0"
 
+// envStartDir tells a worker the directory its master started in.
+const envStartDir = "UWSGO_START_DIR"
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		// The Go heap of a worker is small and short-lived (buffers per
@@ -26,8 +29,18 @@ func main() {
 	// A worker reads the same configuration as its master, which already
 	// printed what there was to say about it.
 	worker := os.Getenv(procman.EnvWorkerID) != ""
+	if dir, ok := os.LookupEnv(envStartDir); ok {
+		// A worker reads the configuration where its master read it:
+		// relative file names and %v mean the same, before --chdir.
+		os.Unsetenv(envStartDir)
+		if worker {
+			if err := os.Chdir(dir); err != nil {
+				fail(fmt.Errorf("worker cannot go back to the master's start directory %s: %w", dir, err))
+			}
+		}
+	}
 	ld, err := config.Load(os.Args[1:], os.Environ())
-	if err != nil {
+	if ld == nil {
 		fail(err)
 	}
 	switch {
@@ -47,6 +60,14 @@ func main() {
 		}
 		for _, p := range ld.Prints {
 			fmt.Println(p)
+		}
+	}
+	if err != nil {
+		fail(err)
+	}
+	if o := ld.Options; !worker && (o.Master || o.Processes > 1) {
+		if wd, err := os.Getwd(); err == nil {
+			os.Setenv(envStartDir, wd) // inherited by the workers
 		}
 	}
 	if err := run(ld.Options); err != nil {
