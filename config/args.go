@@ -136,7 +136,8 @@ func (l *loader) bareArg(a string) error {
 		case strings.HasSuffix(file, ".json"), strings.HasSuffix(file, ".js"):
 			kind = "json"
 		}
-		return l.add(&item{key: kind, value: a, from: cl})
+		// read as uWSGI reads it: not recorded as an option of its own
+		return l.include(kind, a, cl)
 	case strings.HasSuffix(a, ".py") || strings.HasSuffix(a, ".wsgi"):
 		return l.add(&item{key: "wsgi-file", value: a, from: cl})
 	case strings.Contains(a, ":") && strings.Contains(a, "."):

@@ -267,6 +267,7 @@ func (l *loader) include(kind, spec string, from Source) error {
 			return errorf("include = %s: unknown kind of file (expected .ini, .yaml, .yml, .json) (%s)", spec, from)
 		}
 	}
+	given := section // %x is the section only when one was named
 	if section == "" {
 		section = DefaultIniSection
 	}
@@ -285,7 +286,7 @@ func (l *loader) include(kind, spec string, from Source) error {
 		return errorf("%s %s: cannot read: %v (%s)", kind, file, unwrapPath(err), from)
 	}
 	l.lastFile = file
-	magic := l.magicTable(file, section)
+	magic := l.magicTable(file, given)
 	text := magicSub(string(data), magic)
 	l.stack = append(l.stack, self)
 	defer func() { l.stack = l.stack[:len(l.stack)-1] }()
@@ -356,9 +357,7 @@ func (l *loader) magicTable(file, section string) map[byte]string {
 		}
 		m[byte('0'+i)] = part
 	}
-	if section != DefaultIniSection {
-		m['x'] = section
-	}
+	m['x'] = section
 	m['v'] = l.cwd
 	m['h'] = l.host
 	m['k'] = strconv.Itoa(numCPU())
