@@ -144,9 +144,10 @@ func TestAliasesMixed(t *testing.T) {
 func TestHelpShowsAliases(t *testing.T) {
 	var b strings.Builder
 	WriteHelp(&b, "9.9")
-	for _, w := range []string{"  -w, --module, --wsgi MODULE\n", "  -p, --processes, --workers N\n",
-		"  --http-socket, --http ADDR\n", "  -M, --master\n", "default application",
-		"  -C, --chmod-socket, --chmod[=MODE]\n", "thunder-lock\n        serialize accept() between workers (accepted, no effect: uwsgo's workers do not share an accept lock",
+	for _, w := range []string{"  -w, --module, --wsgi MODULE   load a WSGI module", "  -p, --processes, --workers N  number of worker processes",
+		"  --http-socket, --http ADDR    HTTP/1.1 listener", "  -M, --master                  run a master", "default application",
+		"  -C, --chmod-socket, --chmod[=MODE]\n                                chmod unix sockets",
+		"  --thunder-lock                serialize accept() between workers (accepted, no effect: uwsgo's workers do not share an accept lock",
 		"Usage: uwsgo"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("help lacks %q:\n%s", w, b.String())

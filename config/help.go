@@ -49,6 +49,9 @@ func (o *Option) note() string {
 	return " (" + strings.Join(parts, "; ") + ")"
 }
 
+// helpColumn is where --help starts an option's help.
+const helpColumn = 32
+
 // WriteHelp writes --help: a usage line, then every option by category, in
 // the layout help2man reads (an option line starts with spaces and a dash).
 func WriteHelp(w io.Writer, version string) {
@@ -65,8 +68,15 @@ func WriteHelp(w io.Writer, version string) {
 			if o.Category != cat {
 				continue
 			}
-			fmt.Fprintf(w, "  %s\n", o.spelling())
-			fmt.Fprintf(w, "        %s%s\n", o.Help, o.note())
+			// GNU's layout, which help2man turns into a man page:
+			// the spellings, two spaces or more, the help.
+			sp := "  " + o.spelling()
+			if len(sp) > helpColumn-2 {
+				fmt.Fprintf(w, "%s\n%*s", sp, helpColumn, "")
+			} else {
+				fmt.Fprintf(w, "%-*s", helpColumn, sp)
+			}
+			fmt.Fprintf(w, "%s%s\n", o.Help, o.note())
 		}
 	}
 	fmt.Fprintf(w, "\nExamples:\n")

@@ -349,3 +349,57 @@ func TestStatusOfOptions(t *testing.T) {
 		t.Fatalf("%+v", o)
 	}
 }
+
+func TestOptGroupsRawLikeUWSGI(t *testing.T) {
+	dir := t.TempDir()
+	ini := writeIni(t, dir, "o.ini", "[uwsgi]\nmodule = m\nsocket = :1\nsocket = :2\nenable-threads\nmaster = true\n")
+	o := mustParse(t, "--ini", ini, "--strict", "--vacuum")
+	got := map[string][]string{}
+	var order []string
+	for _, kv := range o.Opt() {
+		order = append(order, kv.Key)
+		for _, v := range kv.Values {
+			if v == nil {
+				got[kv.Key] = append(got[kv.Key], "<True>")
+			} else {
+				got[kv.Key] = append(got[kv.Key], *v)
+			}
+		}
+	}
+	if !reflect.DeepEqual(order, []string{"ini", "module", "socket", "enable-threads", "master", "strict", "vacuum"}) ||
+		!reflect.DeepEqual(got["socket"], []string{":1", ":2"}) ||
+		!reflect.DeepEqual(got["enable-threads"], []string{"<True>"}) ||
+		!reflect.DeepEqual(got["master"], []string{"true"}) {
+		t.Fatalf("%q %q", order, got)
+	}
+	// a known option that is not implemented stays a warning under strict
+	if !hasWarning(o, "vacuum", "not implemented") {
+		t.Fatalf("%q", o.Warnings)
+	}
+}
+
+func TestPlaceholderUnderStrict(t *testing.T) {
+	dir := t.TempDir()
+	ini := writeIni(t, dir, "p.ini", "[uwsgi]\nstrict = true\nbase = /srv\nchdir = %(base)\nmodule = m\nsocket = :1\n")
+	wantErr(t, []string{"base", "p.ini:3", "set-placeholder"}, "--ini", ini)
+	ini = writeIni(t, dir, "q.ini", "[uwsgi]\nstrict = true\nset-placeholder = base=/srv\nchdir = %(base)\nmodule = m\nsocket = :1\n")
+	if o := mustParse(t, "--ini", ini); o.Chdir != "/srv" {
+		t.Fatalf("%+v", o)
+	}
+}
+
+func TestUWSGIOptionNotSupported(t *testing.T) {
+	o := mustParse(t, "-w", "m", "-s", ":1", "--spooler", "/tmp/spool", "--route", "^/x break:404")
+	if !hasWarning(o, "uWSGI option --spooler is not supported") || !hasWarning(o, "--route") {
+		t.Fatalf("%q", o.Warnings)
+	}
+	// every option of the table that uWSGI has is spelled as uWSGI spells it
+	own := map[string]bool{"ugreen-switch": true, "else": true} // uwsgo's, and newer uWSGI's
+	for _, opt := range Table() {
+		for _, n := range opt.Names() {
+			if !uwsgiOptions[n] && !own[n] {
+				t.Errorf("--%s is not a uWSGI option", n)
+			}
+		}
+	}
+}

@@ -196,7 +196,7 @@ func (l *loader) add(it *item) error {
 		canon = o.Name
 	}
 	switch canon {
-	case "endif", "endfor":
+	case "endif", "endfor", "end": // uWSGI ends a block on "end" too
 		l.logic = nil
 	case "else":
 		if l.logic != nil {
@@ -641,9 +641,8 @@ func (l *loader) apply() (*Loaded, error) {
 			if opt.Reason != "" {
 				msg = fmt.Sprintf("option %s is not implemented yet and has no effect: %s (%s)", it.key, opt.Reason, it.from)
 			}
-			if strict {
-				return nil, errorf("[strict] %s", msg)
-			}
+			// Not fatal under strict: uWSGI's strict is about options it
+			// does not know, and a strict configuration should start.
 			o.Warnings = append(o.Warnings, msg)
 		}
 	}
@@ -665,7 +664,9 @@ func (l *loader) apply() (*Loaded, error) {
 func (l *loader) unknown(it *item, strict bool, used map[string]bool, o *Options) error {
 	if it.flag != "" {
 		msg := fmt.Sprintf("unknown option %s on the command line", it.flag)
-		if s := Suggest(strings.TrimLeft(it.flag, "-")); s != "" {
+		if strings.HasPrefix(it.flag, "--") && uwsgiOptions[it.key] {
+			msg = fmt.Sprintf("uWSGI option %s is not supported by uwsgo (command line)", it.flag)
+		} else if s := Suggest(strings.TrimLeft(it.flag, "-")); s != "" {
 			msg += fmt.Sprintf(" (closest: --%s)", s)
 		}
 		if strict {
@@ -680,6 +681,8 @@ func (l *loader) unknown(it *item, strict bool, used map[string]bool, o *Options
 	msg := fmt.Sprintf("unknown option %q (%s)", it.key, it.from)
 	if used[it.key] && strict {
 		msg += ": use set-placeholder for a placeholder under strict"
+	} else if uwsgiOptions[it.key] {
+		msg = fmt.Sprintf("uWSGI option %q is not supported by uwsgo (%s)", it.key, it.from)
 	} else if s := Suggest(it.key); s != "" {
 		msg += fmt.Sprintf(" (closest: %s)", s)
 	}

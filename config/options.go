@@ -151,3 +151,32 @@ type Note struct {
 	Option string // the canonical name
 	Reason string
 }
+
+// OptValue is one key of uwsgi.opt: its values in order; a flag given
+// bare is a nil entry (uwsgi.opt holds True for it).
+type OptValue struct {
+	Key    string
+	Values []*string
+}
+
+// Opt groups Raw by key, in the order the keys first appear, as uWSGI
+// builds uwsgi.opt: one value stays one value, a repeated key is a list.
+func (o *Options) Opt() []OptValue {
+	var out []OptValue
+	at := map[string]int{}
+	for _, e := range o.Raw {
+		i, ok := at[e.Key]
+		if !ok {
+			i = len(out)
+			at[e.Key] = i
+			out = append(out, OptValue{Key: e.Key})
+		}
+		var v *string
+		if !e.Bare {
+			s := e.Value
+			v = &s
+		}
+		out[i].Values = append(out[i].Values, v)
+	}
+	return out
+}

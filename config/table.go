@@ -405,7 +405,7 @@ var table = []Option{
 		Help: "the options up to endif count when PATH is not a file", Status: Dialect},
 	{Name: "if-dir", Aliases: []string{"if-directory"}, Kind: KindString, Arg: "PATH", Category: catConfig,
 		Help: "the options up to endif count when PATH is a directory", Status: Dialect},
-	{Name: "if-not-dir", Aliases: []string{"if-not-directory"}, Kind: KindString, Arg: "PATH", Category: catConfig,
+	{Name: "if-not-dir", Kind: KindString, Arg: "PATH", Category: catConfig,
 		Help: "the options up to endif count when PATH is not a directory", Status: Dialect},
 	{Name: "if-hostname", Kind: KindString, Arg: "NAME", Category: catConfig,
 		Help: "the options up to endif count on the host NAME", Status: Dialect},
@@ -427,7 +427,7 @@ var table = []Option{
 		Help: "repeat the options up to endfor for each line of FILE, as %(_)", Status: Dialect},
 	{Name: "for-times", Kind: KindString, Arg: "N", Category: catConfig,
 		Help: "repeat the options up to endfor N times, %(_) counting from 1", Status: Dialect},
-	{Name: "endfor", Aliases: []string{"end-for", "end"}, Kind: KindString, Optional: true, Category: catConfig,
+	{Name: "endfor", Aliases: []string{"end-for"}, Kind: KindString, Optional: true, Category: catConfig,
 		Help: "end a for block", Status: Dialect},
 }
 
