@@ -323,7 +323,20 @@ func asError(err error, target **Error) bool {
 	return ok
 }
 
+// withStatus gives the named options a status for one test, so that the
+// tests of the policy hold whatever the table says today.
+func withStatus(t *testing.T, st Status, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		o := Lookup(n)
+		old := o.Status
+		o.Status = st
+		t.Cleanup(func() { o.Status = old })
+	}
+}
+
 func TestStatusOfOptions(t *testing.T) {
+	withStatus(t, NotImplemented, "vacuum", "chmod-socket")
 	o := mustParse(t, "-w", "m", "-s", ":1", "--thunder-lock", "--lazy-apps", "--vacuum", "--chmod-socket",
 		"--cheaper", "2", "--cheaper-step", "1", "--plugins", "python3,router_static", "--plugin", "php", "--need-plugins", "python311")
 	var names []string
@@ -353,6 +366,7 @@ func TestStatusOfOptions(t *testing.T) {
 func TestOptGroupsRawLikeUWSGI(t *testing.T) {
 	dir := t.TempDir()
 	ini := writeIni(t, dir, "o.ini", "[uwsgi]\nmodule = m\nsocket = :1\nsocket = :2\nenable-threads\nmaster = true\n")
+	withStatus(t, NotImplemented, "vacuum")
 	o := mustParse(t, "--ini", ini, "--strict", "--vacuum")
 	got := map[string][]string{}
 	var order []string
@@ -401,5 +415,29 @@ func TestUWSGIOptionNotSupported(t *testing.T) {
 				t.Errorf("--%s is not a uWSGI option", n)
 			}
 		}
+	}
+}
+
+func TestIncludeNamedByPlaceholder(t *testing.T) {
+	dir := t.TempDir()
+	withStatus(t, NotImplemented, "add-header")
+	writeIni(t, dir, "common.ini", "[uwsgi]\nprocesses = 3\nadd-header = A: 1\nadd-header = B: 2\n")
+	ini := writeIni(t, dir, "main.ini", "[uwsgi]\nconfdir = "+dir+"\nini = %(confdir)/common.ini\nini = $(I12_DIR)/common.ini\nmodule = m\nsocket = :1\n")
+	o, err := parseEnv(t, []string{"I12_DIR=" + dir}, "--ini", ini)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Processes != 3 || len(o.AddHeaders) != 4 {
+		t.Fatalf("%+v", o)
+	}
+	// add-header given four times is one warning
+	n := 0
+	for _, w := range o.Warnings {
+		if strings.Contains(w, "add-header") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%q", o.Warnings)
 	}
 }

@@ -221,6 +221,16 @@ func (l *loader) store(it *item, canon string) error {
 		return nil
 	}
 	it.immed = true
+	if !it.bare && canon != "set" {
+		// uWSGI carries these out before any %(name) or $(VAR) is
+		// expanded; uwsgo expands what is known by now, so that
+		// `ini = %(base)/common.ini` works.
+		v, err := l.expandNow(it.value)
+		if err != nil {
+			return errorf("%s: %v (%s)", it.what(), err, it.from)
+		}
+		it.value = v
+	}
 	switch canon {
 	case "ini", "yaml", "json", "include":
 		if it.bare || it.value == "" && canon != "ini" {
@@ -444,6 +454,20 @@ func (l *loader) expand() error {
 // expanded per request, not placeholders.
 var requestVars = map[string]bool{"log-format": true, "logformat": true}
 
+// expandNow expands $(VAR), @(FILE) and the %(name) already set in v.
+func (l *loader) expandNow(v string) (string, error) {
+	for _, h := range []struct {
+		sym  byte
+		hook func(string) (string, bool, error)
+	}{{'$', l.envValue}, {'@', l.fileValue}, {'%', l.placeholder}} {
+		var err error
+		if v, _, err = substitute(v, h.sym, h.hook); err != nil {
+			return "", err
+		}
+	}
+	return v, nil
+}
+
 // substitute replaces every sym(KEY) in v by hook(KEY); a KEY the hook
 // does not know is left as written, and returned in left. Parentheses
 // nest: %(a(b)) is key a(b).
@@ -637,6 +661,10 @@ func (l *loader) apply() (*Loaded, error) {
 				o.Accepted = append(o.Accepted, Note{Option: opt.Name, Reason: opt.Reason})
 			}
 		case NotImplemented:
+			if noted[opt.Name] {
+				continue // one warning per option
+			}
+			noted[opt.Name] = true
 			msg := fmt.Sprintf("option %s is not implemented yet and has no effect (%s)", it.key, it.from)
 			if opt.Reason != "" {
 				msg = fmt.Sprintf("option %s is not implemented yet and has no effect: %s (%s)", it.key, opt.Reason, it.from)

@@ -161,10 +161,20 @@ def test_banner_lists_the_no_ops_with_reasons(uwsgo):
     assert len([l for l in log.splitlines() if "cheaper" in l]) == 1 and "cheaper, cheaper-step" in log, log
 
 
-def test_not_implemented_is_warned(uwsgo):
-    srv = uwsgo("--wsgi-file", HELLO, "--harakiri-verbose")
+def not_implemented_flags(uwsgo_run):
+    """The flags --help marks as not implemented yet (they change as
+    options get implemented)."""
+    res = uwsgo_run("--help", proto=None)
+    return re.findall(r"^  --([a-z0-9-]+)  +[^\n]*\(not implemented yet", res.stdout, re.M)
+
+
+def test_not_implemented_is_warned(uwsgo, uwsgo_run):
+    flags = not_implemented_flags(uwsgo_run)
+    assert flags, "no flag is marked not implemented in --help: this test has nothing left to check; delete it"
+    srv = uwsgo("--wsgi-file", HELLO, "--" + flags[0], "--" + flags[0])
     assert get(srv.url + "/")[0] == 200
-    assert re.search(r"warning: option harakiri-verbose is not implemented yet.*\(command line\)", srv.log()), srv.log()
+    warn = [l for l in srv.log().splitlines() if "not implemented" in l]
+    assert len(warn) == 1 and flags[0] in warn[0] and "(command line)" in warn[0], srv.log()
 
 
 def test_plugins(uwsgo):
