@@ -10,6 +10,8 @@
 #
 # Everything the build and the tests need comes from Debian's packages;
 # `make deps` installs whatever is missing (and does nothing when all is there).
+# node (the HTTP conformance tests' reference parser, llhttp) may come from
+# elsewhere (nodesource); Debian's nodejs is installed only when there is none.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -60,6 +62,7 @@ deps:
 	for p in $(DEB_PACKAGES); do \
 	  grep -qxF "$$p" <<<"$$installed" || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
 	  echo "deps: installing:$$missing"; \

@@ -24,6 +24,7 @@ func Defaults() Options {
 		PostBuffering:    DefaultPostBuffering,
 		SocketTimeout:    DefaultSocketTimeout,
 		HTTPTimeout:      DefaultHTTPTimeout,
+		MaxVars:          DefaultMaxVars,
 		ReloadMercy:      DefaultReloadMercy,
 		WorkerReloadMercy: DefaultWorkerMercy,
 	}
@@ -91,6 +92,17 @@ func (o *Options) Validate() error {
 	}
 	if err := nonNegative("post-buffering", o.PostBuffering); err != nil {
 		return err
+	}
+	if o.LimitPost < 0 {
+		return fmt.Errorf("--limit-post %d: must not be negative", o.LimitPost)
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"max-vars", o.MaxVars}, {"socket-timeout", o.SocketTimeout}, {"http-timeout", o.HTTPTimeout}} {
+		if v.n <= 0 {
+			return fmt.Errorf("--%s %d: must be at least 1", v.name, v.n)
+		}
 	}
 	if o.Listen <= 0 {
 		return fmt.Errorf("--listen %d: the backlog must be at least 1", o.Listen)

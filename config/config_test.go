@@ -89,7 +89,7 @@ func TestAllFlags(t *testing.T) {
 	)
 	want := Defaults()
 	want = Options{
-		SocketTimeout: want.SocketTimeout, HTTPTimeout: want.HTTPTimeout,
+		SocketTimeout: want.SocketTimeout, HTTPTimeout: want.HTTPTimeout, MaxVars: want.MaxVars,
 		ReloadMercy: want.ReloadMercy, WorkerReloadMercy: want.WorkerReloadMercy,
 		Module: "pkg.web", Callable: "app",
 		PythonPath: []string{"/a", "/b", "c"}, Chdir: "/srv", Env: []string{"A=1", "B=x,y"},
@@ -218,6 +218,10 @@ func TestValidation(t *testing.T) {
 		{"threads negative", with("--threads", "-1"), []string{"--threads"}},
 		{"buffer-size 0", with("--buffer-size", "0"), []string{"--buffer-size"}},
 		{"post-buffering negative", with("--post-buffering", "-1"), []string{"--post-buffering"}},
+		{"limit-post negative", with("--limit-post", "-1"), []string{"--limit-post"}},
+		{"max-vars 0", with("--max-vars", "0"), []string{"--max-vars"}},
+		{"socket-timeout 0", with("--socket-timeout", "0"), []string{"--socket-timeout"}},
+		{"http-timeout negative", with("--http-timeout", "-3"), []string{"--http-timeout"}},
 		{"stacksize 1", with("--ugreen", "--ugreen-stacksize", "1"), []string{"--ugreen-stacksize"}},
 		{"stacksize 0", with("--ugreen-stacksize", "0"), []string{"--ugreen-stacksize"}},
 		{"stacksize huge", with("--ugreen-stacksize", "100000000"), []string{"--ugreen-stacksize", "1 GiB"}},

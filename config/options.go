@@ -103,6 +103,7 @@ type Options struct {
 
 	// Limits and logging
 	BufferSize        int      // -b/--buffer-size: max uwsgi packet / header size (default 4096, as uWSGI)
+	MaxVars           int      // --max-vars: most header fields / uwsgi vars, 431 past it (default 64, as uWSGI)
 	PostBuffering     int      // --post-buffering: bytes of body kept in memory before spooling to a file (default 1 MiB)
 	DisableLogging    bool     // -L/--disable-logging
 	Logto             string   // --logto FILE

@@ -85,6 +85,7 @@ const (
 	DefaultPostBuffering    = 1 << 20
 	DefaultSocketTimeout    = 4
 	DefaultHTTPTimeout      = 60
+	DefaultMaxVars          = 64
 	DefaultReloadMercy      = 60
 	DefaultWorkerMercy      = 60
 	DefaultLogDate          = "%a %b %d %H:%M:%S %Y" // strftime, as uWSGI's bare --log-date
@@ -179,9 +180,9 @@ var table = []Option{
 	{Name: "umask", Kind: KindString, Arg: "MODE", Category: catSockets,
 		Help: "set the umask (octal) before binding the sockets", Status: NotImplemented, Field: "Umask"},
 	{Name: "socket-timeout", Short: 'z', Kind: KindInt, Arg: "SECONDS", Default: "4", Category: catSockets,
-		Help: "close a uwsgi-protocol client that stalls this long", Status: NotImplemented, Field: "SocketTimeout"},
+		Help: "close a uwsgi-protocol connection whose packet is not whole, or whose body stalls, this long", Field: "SocketTimeout"},
 	{Name: "http-timeout", Kind: KindInt, Arg: "SECONDS", Default: "60", Category: catSockets,
-		Help: "close an HTTP client that stalls this long", Status: NotImplemented, Field: "HTTPTimeout"},
+		Help: "answer 408 to an HTTP request whose head is not whole, or whose body stalls, this long", Field: "HTTPTimeout"},
 	{Name: "thunder-lock", Kind: KindFlag, Category: catSockets,
 		Help: "serialize accept() between workers", Status: NoOp,
 		Reason: "uwsgo's workers do not share an accept lock: each idle worker accepts without blocking, so there is nothing to serialize"},
@@ -344,7 +345,9 @@ var table = []Option{
 	{Name: "post-buffering", Kind: KindInt, Arg: "BYTES", Default: "1048576", Category: catServe,
 		Help: "request body kept in memory before it goes to a temporary file", Field: "PostBuffering"},
 	{Name: "limit-post", Kind: KindInt, Arg: "BYTES", Category: catServe,
-		Help: "answer 413 to a request body larger than this", Status: NotImplemented, Field: "LimitPost"},
+		Help: "answer 413 to a request body larger than this (a Content-Length over it before any body byte is read; 0: no limit)", Field: "LimitPost"},
+	{Name: "max-vars", Kind: KindInt, Arg: "N", Default: "64", Category: catServe,
+		Help: "answer 431 to a request with more header fields (HTTP; trailer fields apart) or vars (uwsgi packet) than this", Field: "MaxVars"},
 	{Name: "ignore-sigpipe", Kind: KindFlag, Category: catServe,
 		Help: "do not report SIGPIPE", Status: NotImplemented, Field: "IgnoreSigpipe"},
 	{Name: "ignore-write-errors", Kind: KindFlag, Category: catServe,

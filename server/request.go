@@ -154,7 +154,9 @@ func parseRequestHead(buf []byte, lim headLimits, names nameCache) (requestHead,
 		h.keepAlive = true
 	}
 	if h.chunked && h.minor == 0 {
-		h.keepAlive = false // chunked from an HTTP/1.0 client: answer, then close (RFC 9112 6.1)
+		// RFC 9112 6.1: its framing is to be taken as faulty; net/http
+		// reads such a body by its Content-Length, llhttp as chunked
+		return h, 0, badRequest("Transfer-Encoding in an HTTP/1.0 request")
 	}
 	return h, end, nil
 }
