@@ -103,7 +103,7 @@ test: build
 	$(GO) test ./...
 	$(PYTHON) -m pytest -v tests $(PYTEST_ARGS)
 
-bench: build
+bench: build python-roots
 	@if [ ! -f bench/run ]; then echo "make bench: bench/run is missing: there is no benchmark to run yet" >&2; exit 1; fi
 	@if [ -x bench/run ]; then ./bench/run; else bash bench/run; fi
 
