@@ -107,10 +107,13 @@ bench: build python-roots
 	@if [ ! -f bench/run ]; then echo "make bench: bench/run is missing: there is no benchmark to run yet" >&2; exit 1; fi
 	@if [ -x bench/run ]; then ./bench/run; else bash bench/run; fi
 
-# Make (once per machine) or update the Debian roots with Python 3.13 and 3.14.
+# Make (once per machine) or update the Debian roots with Python 3.13 and 3.14,
+# both at once (debootstrap and dpkg wait on the network and the disk more
+# than on the CPU).
 python-roots:
 	@$(MAKE) -s --no-print-directory deps DEB_PACKAGES=debootstrap
-	@for r in $(PYTHON_ROOTS); do tests/pythons/mkroot.sh $$r; done
+	@pids=""; for r in $(PYTHON_ROOTS); do tests/pythons/mkroot.sh $$r & pids="$$pids $$!"; done; \
+	rc=0; for p in $$pids; do wait $$p || rc=1; done; exit $$rc
 
 # The whole `make test` inside each root, with its own binary
 # (bin/uwsgo-py3.13, ...) so the host's bin/uwsgo stays the host's.
