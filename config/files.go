@@ -74,11 +74,17 @@ func (l *loader) readYAML(file, section, text string) error {
 		l.warnings = append(l.warnings, fmt.Sprintf("%s: no %s: mapping", file, section))
 		return nil
 	}
+	if body.Kind == yaml.AliasNode {
+		body = body.Alias
+	}
 	if body.Kind != yaml.MappingNode {
 		return errorf("%s:%d: %s: expected a mapping of options", file, body.Line, section)
 	}
-	for i := 0; i+1 < len(body.Content); i += 2 {
-		k, v := body.Content[i], body.Content[i+1]
+	for _, kv := range yamlPairs(body) {
+		k, v := kv[0], kv[1]
+		if v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
 		if k.Kind != yaml.ScalarNode {
 			return errorf("%s:%d: expected an option name", file, k.Line)
 		}
@@ -100,6 +106,33 @@ func (l *loader) readYAML(file, section, text string) error {
 		}
 	}
 	return nil
+}
+
+// yamlPairs lists the key/value pairs of a mapping, with the pairs of a
+// `<<: *anchor` merge first, as YAML merges them (keys set here win, and
+// come later, which is how a later option wins for uwsgo too).
+func yamlPairs(m *yaml.Node) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.Tag == "!!merge" {
+			srcs := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				srcs = v.Content
+			}
+			for _, src := range srcs {
+				if src.Kind == yaml.AliasNode {
+					src = src.Alias
+				}
+				if src.Kind == yaml.MappingNode {
+					out = append(out, yamlPairs(src)...)
+				}
+			}
+			continue
+		}
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	return out
 }
 
 // readJSON reads the "section" object of a JSON file: each key an option,

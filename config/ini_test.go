@@ -441,3 +441,49 @@ func TestIncludeNamedByPlaceholder(t *testing.T) {
 		t.Fatalf("%q", o.Warnings)
 	}
 }
+
+func TestYAMLAndJSON(t *testing.T) {
+	dir := realDir(t)
+	y := writeIni(t, dir, "app.yaml", `
+defaults: &defaults
+  master: true
+  processes: 2
+uwsgi:
+  <<: *defaults
+  module: m
+  socket:
+    - ":1"
+    - ":2"
+  processes: 4
+  enable-threads:
+  env: NAME=%n
+other:
+  module: n
+`)
+	o := mustParse(t, "--yaml", y)
+	if !o.Master || o.Processes != 4 || o.Module != "m" || !reflect.DeepEqual(o.Sockets, []string{":1", ":2"}) ||
+		!reflect.DeepEqual(o.Env, []string{"NAME=app"}) {
+		t.Fatalf("%+v", o)
+	}
+	if o.Raw[len(o.Raw)-2].Key != "enable-threads" || !o.Raw[len(o.Raw)-2].Bare || o.Raw[len(o.Raw)-2].From.Line != 12 {
+		t.Fatalf("%+v", o.Raw)
+	}
+	if o := mustParse(t, y+":other", "-s", ":3"); o.Module != "n" {
+		t.Fatalf("%+v", o)
+	}
+	j := writeIni(t, dir, "app.json", `{"other": {"x": [1, {"a": 2}]},
+ "uwsgi": {"module": "m", "socket": [":1", ":2"], "master": true, "lazy-apps": false,
+  "processes": 3, "env": "N=%n"}}`)
+	o = mustParse(t, "--json", j)
+	if !o.Master || o.Processes != 3 || !reflect.DeepEqual(o.Sockets, []string{":1", ":2"}) ||
+		!reflect.DeepEqual(o.Env, []string{"N=app"}) || len(o.Accepted) != 0 {
+		t.Fatalf("%+v", o)
+	}
+	if e := o.Raw[5]; e.Key != "lazy-apps" || e.Value != "0" || e.From.Line != 2 {
+		t.Fatalf("%+v", o.Raw)
+	}
+	bad := writeIni(t, dir, "bad.json", "{\"uwsgi\": {\"module\": \"m\",\n \"socket\": }}")
+	wantErr(t, []string{"bad.json:2", "JSON"}, "--json", bad)
+	badY := writeIni(t, dir, "bad.yaml", "uwsgi:\n  module: [\n")
+	wantErr(t, []string{"bad.yaml", "YAML"}, "--yaml", badY)
+}

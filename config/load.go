@@ -654,6 +654,11 @@ func (l *loader) apply() (*Loaded, error) {
 		if err := setOption(ov, opt, it, res, &o); err != nil {
 			return nil, err
 		}
+		if opt.Kind == KindFlag {
+			if on, _ := parseFlag(it); !on {
+				continue // vacuum = false asks for nothing
+			}
+		}
 		switch opt.Status {
 		case NoOp:
 			if !noted[opt.Name] {
