@@ -185,7 +185,7 @@ var immediate = map[string]bool{
 	"if-env": true, "if-not-env": true, "if-opt": true, "if-not-opt": true,
 	"if-exists": true, "if-not-exists": true, "if-file": true, "if-not-file": true,
 	"if-dir": true, "if-not-dir": true, "if-hostname": true, "if-not-hostname": true,
-	"if-plugin": true, "if-not-plugin": true, "else": true, "endif": true,
+	"if-plugin": true, "if-not-plugin": true, "endif": true,
 	"for": true, "for-glob": true, "for-readline": true, "for-times": true, "endfor": true,
 }
 
@@ -199,16 +199,13 @@ func (l *loader) add(it *item) error {
 	case "endif", "endfor", "end": // uWSGI ends a block on "end" too
 		l.logic = nil
 	case "else":
-		if l.logic != nil {
-			l.logic = &logicState{kind: "else", failed: l.logic.failed, from: it.from}
-		} else {
-			l.logic = &logicState{kind: "else", failed: l.lastIfFailed, from: it.from}
-		}
+		// the options up to endif count when the last if failed
+		l.logic = &logicState{kind: "else", failed: l.lastIfFailed}
 		l.items = append(l.items, it)
 		it.immed = true
 		return nil
 	}
-	if l.logic != nil && canon != "endif" && canon != "endfor" {
+	if l.logic != nil {
 		return l.logic.run(l, it)
 	}
 	return l.store(it, canon)

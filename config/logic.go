@@ -16,13 +16,12 @@ type logicState struct {
 	failed bool     // an if whose condition is false
 	value  string   // %(_) for an if that holds
 	words  []string // the values of a for
-	from   Source
 }
 
-// lastIfFailed is set by every if, for the else after its endif.
+// startLogic opens the block an if-* or for-* option starts.
 func (l *loader) startLogic(canon string, it *item) (*logicState, error) {
 	arg := it.value
-	st := &logicState{kind: "if", from: it.from}
+	st := &logicState{kind: "if"}
 	cond := func(ok bool, v string) (*logicState, error) {
 		st.failed = !ok
 		st.value = v
@@ -124,48 +123,40 @@ func (l *loader) startLogic(canon string, it *item) (*logicState, error) {
 // run passes one option through the block: kept (once, or once per word
 // of a for) with %(_) replaced, or dropped.
 func (st *logicState) run(l *loader, it *item) error {
-	store := func(v string) error {
-		cp := *it
-		cp.value = strings.ReplaceAll(it.value, "%(_)", v)
-		canon := cp.key
-		if o := Lookup(cp.key); o != nil {
-			canon = o.Name
-		}
-		saved := l.logic
-		l.logic = nil
-		err := l.store(&cp, canon)
-		if l.logic == nil {
-			l.logic = saved
-		}
-		return err
-	}
 	switch st.kind {
 	case "if":
 		if st.failed {
 			return nil
 		}
-		return store(st.value)
+		return l.storeInBlock(it, st.value)
 	case "else":
 		if !st.failed {
 			return nil
 		}
-		cp := *it
-		canon := cp.key
-		if o := Lookup(cp.key); o != nil {
-			canon = o.Name
-		}
-		saved := l.logic
-		l.logic = nil
-		err := l.store(&cp, canon)
-		if l.logic == nil {
-			l.logic = saved
-		}
-		return err
+		return l.storeInBlock(it, "%(_)")
 	}
 	for _, w := range st.words {
-		if err := store(w); err != nil {
+		if err := l.storeInBlock(it, w); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// storeInBlock stores a copy of it with %(_) replaced by v. An if or for
+// it starts replaces the open block, as in uWSGI.
+func (l *loader) storeInBlock(it *item, v string) error {
+	cp := *it
+	cp.value = strings.ReplaceAll(it.value, "%(_)", v)
+	canon := cp.key
+	if o := Lookup(cp.key); o != nil {
+		canon = o.Name
+	}
+	open := l.logic
+	l.logic = nil
+	err := l.store(&cp, canon)
+	if l.logic == nil {
+		l.logic = open
+	}
+	return err
 }

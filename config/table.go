@@ -5,6 +5,10 @@ package config
 // The option table: every option uwsgo knows, with uWSGI's spellings. It
 // drives the parsers (command line, ini, yaml, json, UWSGI_* variables),
 // --help and the README's option table (go generate ./config).
+//
+// To carry out an option marked NotImplemented: read its Options field,
+// set its Status to Implemented, and run `go generate ./config` (a test
+// fails while README's table differs).
 
 // Kind is how an option's value is read.
 type Kind int

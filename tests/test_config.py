@@ -412,3 +412,15 @@ def test_real_config_serves(uwsgo, tmp_path, name):
                                     "SERVER_NAME": "x", "SERVER_PORT": "80", "QUERY_STRING": ""}))
             data, _ = recv_until_closed(s)
         assert b"200 OK" in data and b"mysite" in data, data
+
+
+def test_env_vars_and_bare_flags_side_by_side(tmp_path):
+    """UWSGI_* variables come first, then the command line; a bare flag
+    shows as true: the same on both."""
+    env = {"UWSGI_PROCESSES": "3", "UWSGI_SOCKET": "/tmp/i12-%(processes).sock", "UWSGI_ENABLE_THREADS": "1"}
+    res = both(["--show-config", "--master", "--env", "A=$(UWSGI_PROCESSES)", "--chdir", "/nonexistent-i12-dir"],
+               tmp_path, env=env)
+    a = shown_config(res["uwsgo"][2])
+    b = shown_config(res["uwsgi"][2])
+    assert sorted(a[:3]) == sorted(b[:3]) and a[3:] == b[3:], (a, b)
+    assert "socket = /tmp/i12-3.sock" in a and "master = true" in a and "env = A=3" in a, a
