@@ -350,7 +350,7 @@ var table = []Option{
 		Help: "request body kept in memory before it goes to a temporary file", Field: "PostBuffering"},
 	{Name: "limit-post", Kind: KindInt, Arg: "BYTES", Category: catServe,
 		Help: "answer 413 to a request body larger than this (a Content-Length over it before any body byte is read; 0: no limit)", Field: "LimitPost"},
-	{Name: "max-vars", Kind: KindInt, Arg: "N", Default: "64", Category: catServe,
+	{Name: "max-vars", Short: 'v', Kind: KindInt, Arg: "N", Default: "64", Category: catServe,
 		Help: "answer 431 to a request with more header fields (HTTP; trailer fields apart) or vars (uwsgi packet) than this", Field: "MaxVars"},
 	{Name: "ignore-sigpipe", Kind: KindFlag, Category: catServe,
 		Help: "do not report SIGPIPE", Status: NotImplemented, Field: "IgnoreSigpipe"},

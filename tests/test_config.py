@@ -424,3 +424,44 @@ def test_env_vars_and_bare_flags_side_by_side(tmp_path):
     b = shown_config(res["uwsgi"][2])
     assert sorted(a[:3]) == sorted(b[:3]) and a[3:] == b[3:], (a, b)
     assert "socket = /tmp/i12-3.sock" in a and "master = true" in a and "env = A=3" in a, a
+
+
+def test_more_logic_side_by_side(tmp_path):
+    """for-glob (directories marked with a slash), for-times, if-opt,
+    if-not-opt, if-file, set-placeholder and include: the same on both."""
+    for n in ("b.conf", "a.conf"):
+        write(tmp_path / "conf.d" / n, "")
+    (tmp_path / "conf.d" / "sub.conf").mkdir()
+    write(tmp_path / "extra.ini", "[uwsgi]\nenv = INCLUDED=%n\n")
+    write(tmp_path / "more.ini", "\n".join([
+        "[uwsgi]",
+        "set-placeholder = app_root=/srv/app",
+        "master = true",
+        "for-glob = conf.d/*.conf",
+        "env = CONF=%(_)",
+        "endfor =",
+        "for-times = 3",
+        "env = N%(_)=%(app_root)",
+        "endfor =",
+        "if-opt = master",
+        "env = HAS_MASTER=%(_)",
+        "endif =",
+        "if-opt = master=false",
+        "env = WRONG=1",
+        "endif =",
+        "if-not-opt = processes",
+        "env = NO_PROCESSES=1",
+        "endif =",
+        "if-file = extra.ini",
+        "env = FILE=%(_)",
+        "endif =",
+        "include = extra.ini",
+        "show-config = true",
+        "chdir = /nonexistent-i12-dir",
+        "",
+    ]))
+    res = both(["--ini", "more.ini"], tmp_path)
+    a = shown_config(res["uwsgo"][2])
+    b = shown_config(res["uwsgi"][2])
+    assert a == b, "\n".join(["uwsgo:"] + a + ["uwsgi:"] + b)
+    assert "env = CONF=conf.d/a.conf" in a and "env = CONF=conf.d/sub.conf/" in a and "env = N3=/srv/app" in a, a
