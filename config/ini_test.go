@@ -487,3 +487,11 @@ other:
 	badY := writeIni(t, dir, "bad.yaml", "uwsgi:\n  module: [\n")
 	wantErr(t, []string{"bad.yaml", "YAML"}, "--yaml", badY)
 }
+
+func TestMisspeltOption(t *testing.T) {
+	dir := t.TempDir()
+	ini := writeIni(t, dir, "m.ini", "[uwsgi]\nmodule = m\nsocket = :1\nlogfile = /var/log/app.log\n")
+	if o := mustParse(t, "--ini", ini); !hasWarning(o, `"logfile"`, "m.ini:4", "uWSGI spells it logto") {
+		t.Fatalf("%q", o.Warnings)
+	}
+}

@@ -713,6 +713,8 @@ func (l *loader) unknown(it *item, strict bool, used map[string]bool, o *Options
 		msg += ": use set-placeholder for a placeholder under strict"
 	} else if uwsgiOptions[it.key] {
 		msg = fmt.Sprintf("uWSGI option %q is not supported by uwsgo (%s)", it.key, it.from)
+	} else if s := misspelt[it.key]; s != "" {
+		msg += fmt.Sprintf(" (uWSGI spells it %s)", s)
 	} else if s := Suggest(it.key); s != "" {
 		msg += fmt.Sprintf(" (closest: %s)", s)
 	}
@@ -889,6 +891,13 @@ func showConfig(raw []Entry) string {
 	}
 	b.WriteString(";end of configuration\n\n")
 	return b.String()
+}
+
+// misspelt are names configurations use that uWSGI does not have (it
+// ignores them silently), with the option they mean.
+var misspelt = map[string]string{
+	"logfile": "logto", "log-file": "logto", "log-to": "logto", "pid-file": "pidfile",
+	"virtual-env": "virtualenv", "python-home": "home", "num-processes": "processes",
 }
 
 // Suggest returns the option name closest to key, if one is close.
