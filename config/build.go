@@ -90,6 +90,9 @@ func (o *Options) Validate() error {
 	if err := nonNegative("threads", o.Threads); err != nil {
 		return err
 	}
+	if err := o.validateThreads(); err != nil {
+		return err
+	}
 	if err := nonNegative("post-buffering", o.PostBuffering); err != nil {
 		return err
 	}
@@ -129,10 +132,6 @@ func (o *Options) Validate() error {
 		return errors.New("--ugreen cannot be used with --gevent (one suspend engine at a time)")
 	case o.Greenlet && o.Gevent > 0:
 		return errors.New("--greenlet cannot be used with --gevent (one suspend engine at a time; gevent runs its own greenlets)")
-	case o.Threads > 1 && o.Gevent > 0:
-		return errors.New("--threads cannot be used with --gevent (uWSGI multithread mode does not work with gevent)")
-	case o.Threads > 1:
-		return errors.New("--threads is not supported: one thread per worker runs Python; use --async N with --ugreen or --greenlet for concurrency, and --processes for more workers")
 	case o.GeventMonkey && o.Gevent == 0:
 		return errors.New("--gevent-monkey-patch needs --gevent N")
 	case o.GeventEarly && o.Gevent == 0:

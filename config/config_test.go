@@ -192,8 +192,10 @@ func TestEngines(t *testing.T) {
 	if o.Threads != 1 {
 		t.Fatalf("%+v", o)
 	}
-	// one thread per worker runs Python: more are refused, not ignored
-	wantErr(t, []string{"--threads", "--async"}, "-w", "a", "-s", ":1", "--threads", "8")
+	o = mustParse(t, "-w", "a", "-s", ":1", "--threads", "8", "--processes", "2")
+	if o.Threads != 8 || o.Processes != 2 {
+		t.Fatalf("%+v", o)
+	}
 }
 
 func TestValidation(t *testing.T) {
@@ -215,7 +217,11 @@ func TestValidation(t *testing.T) {
 		{"listen 0", with("--listen", "0"), []string{"--listen"}},
 		{"listen negative", with("--listen", "-1"), []string{"--listen"}},
 		{"gevent negative", with("--gevent", "-1"), []string{"--gevent"}},
-		{"threads negative", with("--threads", "-1"), []string{"--threads"}},
+		{"threads negative", with("--threads", "-1"), []string{"--threads", "must not be negative"}},
+		{"threads 0", with("--threads", "0"), []string{"--threads 0: must be at least 1"}},
+		{"threads+async", with("--threads", "4", "--async", "10"), []string{"--threads 4 cannot be used with --async 10"}},
+		{"threads+ugreen", with("--threads", "4", "--ugreen"), []string{"--threads cannot be used with --ugreen"}},
+		{"threads+greenlet", with("--threads", "4", "--async", "1", "--greenlet"), []string{"--threads cannot be used with --greenlet"}},
 		{"buffer-size 0", with("--buffer-size", "0"), []string{"--buffer-size"}},
 		{"post-buffering negative", with("--post-buffering", "-1"), []string{"--post-buffering"}},
 		{"limit-post negative", with("--limit-post", "-1"), []string{"--limit-post"}},

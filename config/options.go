@@ -51,7 +51,7 @@ type Options struct {
 	Gevent           int    // --gevent N
 	GeventMonkey     bool   // --gevent-monkey-patch
 	GeventEarly      bool   // --gevent-early-monkey-patch
-	Threads          int    // --threads (refused with --gevent)
+	Threads          int    // --threads N: N request threads per worker (not with --gevent, --async, --ugreen, --greenlet)
 
 	// Processes
 	Master            bool     // -M/--master

@@ -35,6 +35,10 @@ type Config struct {
 	// between beats (default 1 s).
 	Beat      func(busy bool)
 	BeatEvery time.Duration
+	// BeatBusySince, if set, is called instead of Beat while requests run
+	// on threads (--threads): since is when the oldest of them started,
+	// as uWSGI counts harakiri from a request's start.
+	BeatBusySince func(since time.Time)
 	// MaxRequests, if > 0: after this many requests the hub calls
 	// OnMaxRequests once.
 	MaxRequests   int
@@ -88,6 +92,7 @@ type coreState struct {
 	held    bool   // parked because the client is slow
 	fds     []pyhost.FdWait
 	drainFn func()
+	started time.Time // when the request went to the core
 	// why a held core was woken, kept until the client drains
 	heldReady    int
 	heldTimedOut bool
@@ -256,9 +261,12 @@ func (h *Hub) thread() {
 	if err != nil {
 		return
 	}
-	if h.cfg.Python.Engine == pyhost.EngineGevent {
+	switch h.cfg.Python.Engine {
+	case pyhost.EngineGevent:
 		h.loopGevent()
-	} else {
+	case pyhost.EngineThreads:
+		h.loopThreads()
+	default:
 		h.loop()
 	}
 	close(h.stopped)
@@ -301,7 +309,7 @@ func (h *Hub) beginTurn() (stopped bool) {
 	if h.cfg.Beat != nil {
 		// after takeMail: a request that gets stuck in its first run is
 		// already counted as busy
-		h.cfg.Beat(h.busy > 0)
+		h.beat()
 	}
 	if !h.stop.Load() || h.busy > 0 {
 		return false
@@ -410,6 +418,9 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 	core := id
 	st.drainFn = func() { h.post(mail{drained: core + 1}) }
 	req.Resp.SetStats(id, 0)
+	if h.cfg.BeatBusySince != nil {
+		st.started = time.Now()
+	}
 	if err := pyhost.StartCore(id, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
 		fmt.Fprintf(os.Stderr, "core %d: %v\n", id, err)
 		req.Resp.Finish(err)
@@ -495,6 +506,10 @@ func (h *Hub) undrain(id int) {
 	st.held = false
 	core := pyhost.CoreAt(id)
 	core.SetHold(false)
+	if pyhost.Threaded() {
+		core.GiveBack()
+		return
+	}
 	if h.cfg.Python.Engine != pyhost.EngineGevent && core.Parked() && !st.waiting {
 		core.Resume(st.heldReady, st.heldTimedOut)
 	}

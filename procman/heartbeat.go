@@ -78,6 +78,22 @@ func (h *Heartbeat) Beat(busy bool) {
 	atomic.StoreUint64(h.word, v)
 }
 
+// BeatBusySince records a beat that says busy since t: the master kills
+// the worker once t is older than the harakiri timeout. A worker whose
+// loop turns while its requests run elsewhere (on threads) reports when
+// the oldest of them started, as uWSGI counts harakiri from a request's
+// start.
+func (h *Heartbeat) BeatBusySince(t time.Time) {
+	if h == nil {
+		return
+	}
+	at := h.clock.mono0 + int64(t.Sub(h.clock.base))
+	if now := h.clock.now(); at > now {
+		at = now
+	}
+	atomic.StoreUint64(h.word, uint64(at)<<1|1)
+}
+
 // hbArea is the master's view of the heartbeat area.
 type hbArea struct {
 	file *os.File

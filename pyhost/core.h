@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* engines */
-enum { UW_ENGINE_ASYNC = 0, UW_ENGINE_UGREEN = 1, UW_ENGINE_GREENLET = 2, UW_ENGINE_GEVENT = 3 };
+enum { UW_ENGINE_ASYNC = 0, UW_ENGINE_UGREEN = 1, UW_ENGINE_GREENLET = 2, UW_ENGINE_GEVENT = 3, UW_ENGINE_THREADS = 4 };
 
 /* core states */
 enum { UW_FREE = 0, UW_RUNNABLE = 1, UW_RUNNING = 2, UW_PARKED = 3 };

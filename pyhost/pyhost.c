@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pyhost.h"
+#include "threads.h"
 
 #define UG_WITH_PYTHON 1
 #include "../ugreen/ugreen.h"
@@ -274,10 +275,11 @@ static void guard_fault(int sig, siginfo_t *si, void *uc) {
 		raise(sig);
 		return;
 	}
-	if (in_python && pthread_equal(pthread_self(), hub_thread)) {
+	PyThreadState *thread_ts = uw_threads_self_tstate();
+	if ((in_python && pthread_equal(pthread_self(), hub_thread)) || thread_ts) {
 		say(sig == SIGBUS ? "!!! bus error" : "!!! segmentation fault");
 		say(" in the app or a C extension; the worker dies !!!\n");
-		_Py_DumpTraceback(2, G.tstate);
+		_Py_DumpTraceback(2, thread_ts ? thread_ts : G.tstate);
 		signal(sig, SIG_DFL);
 		raise(sig);
 		return;
@@ -317,13 +319,11 @@ int uw_cores_init(char *err, size_t errlen) {
 	for (int i = 0; i < n; i++) {
 		uw_core *c = &h->cores[i];
 		c->id = i;
-		c->file_fd = -1;
-		c->timeout_ms = -1;
-		c->ready_fd = -1;
-		uw_pycore *p = calloc(1, sizeof *p);
-		c->py = p;
-		p->start_response = uw_start_response_new(c);
-		p->write = PyObject_GetAttrString(p->start_response, "write");
+		if (uw_core_py_new(c)) {
+			exception_line(err, errlen, "cannot set up a core");
+			return -1;
+		}
+		uw_pycore *p = c->py;
 		if (h->engine == UW_ENGINE_UGREEN) {
 			if (ug_stack_alloc(&p->stack, (size_t)G.s.stack_pages)) {
 				snprintf(err, errlen, "cannot map a %d-page stack for core %d: %s", G.s.stack_pages, i, strerror(errno));
@@ -333,6 +333,7 @@ int uw_cores_init(char *err, size_t errlen) {
 		}
 	}
 	watch_guard_pages();
+	if (h->engine == UW_ENGINE_THREADS && uw_threads_init(n, G.s.worker_id, G.s.efd, err, errlen)) return -1;
 	if (uses_loop_stack() && loop_stack_init(err, errlen)) return -1;
 	if (h->engine == UW_ENGINE_GREENLET && greenlet_api(err, errlen)) return -1;
 	if (h->engine == UW_ENGINE_GEVENT) {
@@ -342,6 +343,18 @@ int uw_cores_init(char *err, size_t errlen) {
 	}
 	G.cores_ready = 1;
 	return 0;
+}
+
+int uw_core_py_new(uw_core *c) {
+	c->file_fd = -1;
+	c->timeout_ms = -1;
+	c->ready_fd = -1;
+	uw_pycore *p = calloc(1, sizeof *p);
+	if (!p) return -1;
+	c->py = p;
+	p->start_response = uw_start_response_new(c);
+	p->write = p->start_response ? PyObject_GetAttrString(p->start_response, "write") : NULL;
+	return p->write ? 0 : -1;
 }
 
 static uw_core *uw_current_core(void) {
@@ -402,12 +415,12 @@ static PyObject *environ_template(void) {
 	PyObject *errors = PySys_GetObject("stderr");
 	PyDict_SetItemString(t, "wsgi.version", G.version_tuple);
 	PyDict_SetItemString(t, "wsgi.errors", errors ? errors : Py_None);
-	PyDict_SetItemString(t, "wsgi.multithread", Py_False);
+	PyDict_SetItemString(t, "wsgi.multithread", uw_the_hub.engine == UW_ENGINE_THREADS ? Py_True : Py_False);
 	PyDict_SetItemString(t, "wsgi.multiprocess", G.s.numproc > 1 ? Py_True : Py_False);
 	PyDict_SetItemString(t, "wsgi.run_once", Py_False);
 	PyDict_SetItemString(t, "wsgi.file_wrapper", G.file_wrapper_type);
 	PyDict_SetItemString(t, "wsgi.input_terminated", Py_True);
-	if (uw_the_hub.ncores > 1) {
+	if (uw_the_hub.ncores > 1 && uw_the_hub.engine != UW_ENGINE_THREADS) {
 		PyDict_SetItemString(t, "x-wsgiorg.fdevent.readable", G.wait_read_fn);
 		PyDict_SetItemString(t, "x-wsgiorg.fdevent.writable", G.wait_write_fn);
 		PyDict_SetItemString(t, "x-wsgiorg.fdevent.timeout", Py_None);
@@ -416,7 +429,7 @@ static PyObject *environ_template(void) {
 	return t;
 }
 
-static int core_start_impl(int id, const char *vars, const int *lens, int n, const char *scheme,
+int uw_core_setup(uw_core *c, const char *vars, const int *lens, int n, const char *scheme,
                   const char *body, size_t body_len, int body_fd) {
 	static PyObject *k_scheme, *k_input, *k_core;
 	if (!k_scheme) {
@@ -424,7 +437,6 @@ static int core_start_impl(int id, const char *vars, const int *lens, int n, con
 		k_input = PyUnicode_InternFromString("wsgi.input");
 		k_core = PyUnicode_InternFromString("uwsgi.core");
 	}
-	uw_core *c = &uw_the_hub.cores[id];
 	uw_pycore *p = c->py;
 	PyObject *env = PyDict_Copy(environ_template());
 	if (!env) return -1;
@@ -445,7 +457,7 @@ static int core_start_impl(int id, const char *vars, const int *lens, int n, con
 	}
 	PyObject *input = uw_input_new(body, body_len, body_fd);
 	PyObject *sch = cached_latin1(scheme, (int)strlen(scheme), 0);
-	PyObject *coreid = PyLong_FromLong(id);
+	PyObject *coreid = PyLong_FromLong(c->id);
 	PyDict_SetItem(env, k_scheme, sch);
 	PyDict_SetItem(env, k_input, input);
 	PyDict_SetItem(env, k_core, coreid);
@@ -473,6 +485,13 @@ static int core_start_impl(int id, const char *vars, const int *lens, int n, con
 	c->failed = 0;
 	c->aborted = 0;
 	c->switches = 0;
+	return 0;
+}
+
+static int core_start_impl(int id, const char *vars, const int *lens, int n, const char *scheme,
+                  const char *body, size_t body_len, int body_fd) {
+	uw_core *c = &uw_the_hub.cores[id];
+	if (uw_core_setup(c, vars, lens, n, scheme, body, body_len, body_fd)) return -1;
 	if (uw_the_hub.engine == UW_ENGINE_GEVENT)
 		gevent_spawn(c);
 	else
@@ -501,13 +520,18 @@ static void core_resume_impl(int id) {
 	}
 }
 
-static void core_release_impl(int id) {
-	uw_core *c = &uw_the_hub.cores[id];
+void uw_core_clear(uw_core *c) {
 	uw_pycore *p = c->py;
 	Py_CLEAR(p->environ);
 	Py_CLEAR(p->status);
 	Py_CLEAR(p->headers);
 	Py_CLEAR(p->context);
+}
+
+/* with --threads the hub's cores hold no Python objects: this touches none */
+static void core_release_impl(int id) {
+	uw_core *c = &uw_the_hub.cores[id];
+	uw_core_clear(c);
 	c->head_len = 0;
 	c->out_len = 0;
 	c->events = 0;
@@ -539,6 +563,9 @@ static void core_suspend(uw_core *c) {
 		return;
 	case UW_ENGINE_GEVENT:
 		gevent_suspend(c);
+		return;
+	case UW_ENGINE_THREADS:
+		uw_threads_yield(c);
 		return;
 	}
 	uw_pycore *p = c->py;
@@ -643,7 +670,10 @@ static int run_impl(void) {
 	return h->nevents;
 }
 
+void uw_core_serve(uw_core *c) { wsgi_run_request(c); }
+
 int uw_wait(int epfd, void *events, int max, int timeout_ms) {
+	if (uw_the_hub.engine == UW_ENGINE_THREADS) return uw_threads_wait(epfd, events, max, timeout_ms); /* no GIL here */
 	PyThreadState *ts = PyEval_SaveThread();
 	int n = epoll_wait(epfd, (struct epoll_event *)events, max, timeout_ms);
 	int e = errno;
@@ -672,6 +702,8 @@ static void load_app_tramp(void *a) {
 	struct load_args *l = a;
 	if (G.s.gevent_early) monkey_patch();
 	l->ret = load_app_impl(l->module, l->wsgi_file, l->callable, l->err, l->errlen);
+	/* the threads start once the app is there; the hub lets go of the GIL */
+	if (l->ret == 0 && G.s.engine == UW_ENGINE_THREADS) l->ret = uw_threads_spawn(l->err, l->errlen);
 	/* uWSGI patches before the app starts, not before it loads */
 	if (l->ret == 0 && G.s.gevent_monkey && !G.s.gevent_early) monkey_patch();
 }
@@ -701,6 +733,7 @@ static void core_start_tramp(void *a) {
 
 int uw_core_start(int id, const char *vars, const int *lens, int n, const char *scheme,
                   const char *body, size_t body_len, int body_fd) {
+	if (uw_the_hub.engine == UW_ENGINE_THREADS) return uw_thread_start(id, vars, lens, n, scheme, body, body_len, body_fd);
 	struct start_args s = {id, vars, lens, n, scheme, body, body_len, body_fd, -1};
 	on_loop_stack(core_start_tramp, &s);
 	return s.ret;
@@ -715,6 +748,7 @@ void uw_core_release(int id) { on_loop_stack(core_release_tramp, &id); }
 static void run_tramp(void *a) { *(int *)a = run_impl(); }
 
 int uw_run(void) {
+	if (uw_the_hub.engine == UW_ENGINE_THREADS) return uw_threads_collect();
 	int n = 0;
 	on_loop_stack(run_tramp, &n);
 	return n;

@@ -16,6 +16,7 @@ import "C"
 
 import (
 	"errors"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -27,6 +28,7 @@ const (
 	EngineUGreen   Engine = C.UW_ENGINE_UGREEN   // each core has its own C stack
 	EngineGreenlet Engine = C.UW_ENGINE_GREENLET // each core is a greenlet
 	EngineGevent   Engine = C.UW_ENGINE_GEVENT   // gevent's loop runs the requests, a greenlet each
+	EngineThreads  Engine = C.UW_ENGINE_THREADS  // each core is a Python thread (--threads); see threads.go
 )
 
 // Switch modes for uGreen.
@@ -95,6 +97,9 @@ func Start(s Settings) error {
 	if C.uw_cores_init((*C.char)(unsafe.Pointer(&errbuf[0])), C.size_t(len(errbuf))) != 0 {
 		return errFrom(errbuf)
 	}
+	if s.Engine == EngineThreads {
+		threadsInit(s.Cores)
+	}
 	return nil
 }
 
@@ -115,7 +120,12 @@ func LoadApp(module, wsgiFile, callable string) error {
 func NumCores() int { return int(C.uw_the_hub.ncores) }
 
 // Runnable is how many cores wait in the runqueue.
-func Runnable() int { return int(C.uw_the_hub.rq_len) }
+func Runnable() int {
+	if threadsPending != nil {
+		return int(atomic.LoadUint32(threadsPending))
+	}
+	return int(C.uw_the_hub.rq_len)
+}
 
 // MailboxFlag is the word Go sets (atomically) when new requests arrive,
 // so that Run returns to take them.
@@ -143,6 +153,9 @@ func StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) er
 		bp = (*C.char)(unsafe.Pointer(&body[0]))
 	}
 	csch := schemeCString(scheme)
+	if threadsPending != nil && len(body) > 0 {
+		threadPins[id].Pin(&body[0]) // the core's thread reads it later; unpinned at Release
+	}
 	r := C.uw_core_start(C.int(id), (*C.char)(unsafe.Pointer(&buf[0])), &lens[0], C.int(len(vars)), csch,
 		bp, C.size_t(len(body)), C.int(bodyFD))
 	if r != 0 {
@@ -300,7 +313,12 @@ func (k Core) Resume(readyFD int, timedOut bool) {
 }
 
 // Release returns a finished core to the free pool.
-func (k Core) Release() { C.uw_core_release(k.c.id) }
+func (k Core) Release() {
+	C.uw_core_release(k.c.id)
+	if threadsPending != nil {
+		threadPins[k.c.id].Unpin()
+	}
+}
 
 func cbool(b bool) C.int {
 	if b {

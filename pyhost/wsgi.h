@@ -261,7 +261,8 @@ static int emit(uw_core *c, PyObject *data) {
 	}
 	PyBuffer_Release(&view);
 	/* a green thread that write()s a lot lets Go take the output */
-	if (r == 0 && c->out_len >= 256 * 1024 && uw_the_hub.engine == UW_ENGINE_UGREEN && uw_current_core() == c)
+	if (r == 0 && c->out_len >= 256 * 1024 &&
+	    ((uw_the_hub.engine == UW_ENGINE_UGREEN && uw_current_core() == c) || uw_the_hub.engine == UW_ENGINE_THREADS))
 		core_suspend(c);
 	return r;
 }

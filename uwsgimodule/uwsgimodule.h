@@ -23,6 +23,14 @@ static uw_core *core_or_raise(const char *fn) {
 		             fn);
 		return NULL;
 	}
+	if (uw_the_hub.engine == UW_ENGINE_THREADS) {
+		/* a thread blocks in the call itself; nothing parks it */
+		PyErr_Format(PyExc_RuntimeError,
+		             "uwsgi.%s() cannot be used with --threads: a request thread simply blocks "
+		             "(time.sleep, select, a blocking socket); uWSGI's async API needs --async N",
+		             fn);
+		return NULL;
+	}
 	uw_core *c = uw_current_core();
 	if (!c)
 		PyErr_Format(PyExc_RuntimeError,
@@ -38,6 +46,7 @@ static uw_core *core_or_raise(const char *fn) {
 static PyObject *uwm_suspend(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
+	if (uw_the_hub.engine == UW_ENGINE_THREADS) Py_RETURN_TRUE; /* as uWSGI: no suspend engine, nothing to do */
 	uw_core *c = core_or_raise("suspend");
 	if (!c) return NULL;
 	if (uw_the_hub.engine == UW_ENGINE_UGREEN || uw_the_hub.engine == UW_ENGINE_GREENLET) core_suspend(c);
@@ -218,7 +227,7 @@ static PyObject *uwm_core_id(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
 	uw_core *c = uw_current_core();
-	return PyLong_FromLong(c ? c->id : -1);
+	return PyLong_FromLong(c ? c->id : uw_threads_self_id());
 }
 
 static PyObject *uwm_log(PyObject *self, PyObject *args) {

@@ -7,11 +7,14 @@ import (
 
 // engineFor picks the suspend/loop engine and the number of cores, as
 // uWSGI does: --gevent N is N cores on gevent's loop; --async N cores
-// switch with --ugreen, --greenlet, or by yielding alone.
+// switch with --ugreen, --greenlet, or by yielding alone; --threads N
+// (N > 1) is N cores that are Python threads.
 func engineFor(o *config.Options) (pyhost.Engine, int) {
 	cores := o.Async
 	engine := pyhost.EngineAsync
 	switch {
+	case o.Threads > 1:
+		engine, cores = pyhost.EngineThreads, o.Threads
 	case o.Gevent > 0:
 		engine, cores = pyhost.EngineGevent, o.Gevent
 	case o.Greenlet:
@@ -33,6 +36,8 @@ func engineName(e pyhost.Engine) string {
 		return "greenlet"
 	case pyhost.EngineGevent:
 		return "gevent"
+	case pyhost.EngineThreads:
+		return "threads"
 	}
 	return "async"
 }

@@ -130,7 +130,13 @@ func banner(o *config.Options, specs []socketSpec, lns []net.Listener) {
 	}
 	engine, cores := engineFor(o)
 	mode := "preforking"
-	if cores > 1 || engine != pyhost.EngineAsync {
+	switch {
+	case engine == pyhost.EngineThreads:
+		mode = "threaded"
+		if o.Processes > 1 {
+			mode = "preforking+threaded"
+		}
+	case cores > 1 || engine != pyhost.EngineAsync:
 		mode = "async"
 	}
 	fmt.Fprintf(os.Stderr, "*** Operational MODE: %s ***\n", mode)
@@ -143,6 +149,8 @@ func banner(o *config.Options, specs []socketSpec, lns []net.Listener) {
 		fmt.Fprintf(os.Stderr, "greenlet engine: %d cores\n", cores)
 	case pyhost.EngineGevent:
 		fmt.Fprintf(os.Stderr, "gevent loop engine: %d async cores (monkey patching: %v)\n", cores, o.GeventMonkey || o.GeventEarly)
+	case pyhost.EngineThreads:
+		fmt.Fprintf(os.Stderr, "threads: %d per worker\n", cores)
 	default:
 		if cores > 1 {
 			fmt.Fprintf(os.Stderr, "async: %d cores\n", cores)
@@ -213,6 +221,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	}
 	if w != nil && w.Heartbeat != nil {
 		hcfg.Beat = w.Heartbeat.Beat
+		hcfg.BeatBusySince = w.Heartbeat.BeatBusySince
 		// beat often enough that a parked, healthy worker never looks stuck
 		hcfg.BeatEvery = min(time.Second, w.Harakiri/4)
 	}
