@@ -171,14 +171,31 @@ def test_big_response_to_a_slow_reader(uwsgo):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         s.sendall(b"GET /big?mb=8 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        time.sleep(0.5)   # let the server fill the socket and hold the core
+        head = recv_until(s, b"\r\n\r\n")   # the big response has started...
+        time.sleep(0.3)                         # ...and fills the socket, holding its core
         # meanwhile the other thread serves
         assert get_json(srv.url + "/ids")["served"] >= 2
         data, closed = recv_until_closed(s, timeout=30)
+        data = head + data
     assert closed
     status, headers, body = split_response(data)
     assert status == "HTTP/1.1 200 OK"
     assert dechunk(body) == bytes(range(256)) * 256 * 16 * 8
+
+
+def test_a_slow_reader_that_leaves_frees_its_thread(uwsgo):
+    """The held core is given back when its client goes: the thread stops
+    the response and serves again."""
+    srv = uwsgo("--wsgi-file", APP, "--threads", 2, "--disable-logging")
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.sendall(b"GET /big?mb=256 HTTP/1.1\r\nHost: t\r\n\r\n")
+        recv_until(s, b"\r\n\r\n")
+        time.sleep(0.3)
+        s.close()
+    res = block_all(srv.url, n=8, secs=0.2)
+    assert max_overlap([(r["t0"], r["t1"]) for r in res]) == 2
 
 
 @pytest.mark.parametrize("size", [0, 10, 300_000, 3_000_000], ids=["empty", "small", "memory", "spooled"])
