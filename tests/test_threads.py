@@ -55,6 +55,22 @@ def block_all(url, n=16, secs=0.5):
     return parallel(one, range(n))
 
 
+class Inflight:
+    """GET /stream?n=2&s=S on its own connection, seen running (its first
+    chunk arrived); finish() reads the rest: (status line, body)."""
+
+    def __init__(self, srv, secs):
+        self.sock = socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT)
+        self.sock.sendall(b"GET /stream?n=2&s=%g HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % secs)
+        self.head = recv_until(self.sock, b"0\n")
+
+    def finish(self):
+        rest, closed = recv_until_closed(self.sock)
+        self.sock.close()
+        status, _, body = split_response(self.head + rest)
+        return status, dechunk(body) if closed else b"(not closed) " + body
+
+
 @pytest.fixture
 def debian_uwsgi(tmp_path):
     """Factory: Debian's uWSGI 2.0.21 on a free port with the given options."""
@@ -157,7 +173,7 @@ def test_streamed_response_leaves_chunk_by_chunk(uwsgo):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT) as s:
         s.sendall(b"GET /stream?n=3&s=0.4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         got = recv_until(s, b"0\n")
-        assert b"1\n" not in got and b"\r\n0\r\n\r\n" not in got   # the view still sleeps
+        assert b"1\n" not in got and b"\r\n0\r\n\r\n" not in got   # the view sleeps on
         rest, closed = recv_until_closed(s)
     status, headers, body = split_response(got + rest)
     assert status == "HTTP/1.1 200 OK" and headers["transfer-encoding"] == "chunked"
@@ -338,16 +354,14 @@ def test_sighup_reloads_threaded_workers_gracefully(uwsgo, tmp_path):
     shutil.copy(APP, app)
     srv = uwsgo("--wsgi-file", app, "-M", "-p", 2, "--threads", 4)
     old = wait_workers(srv, 2)
-    inflight = [concurrent.futures.ThreadPoolExecutor(1).submit(
-        requests.get, srv.url + "/block?s=1.5", timeout=REQ_TIMEOUT) for _ in range(3)]
-    time.sleep(0.3)
+    inflight = [Inflight(srv, 1.5) for _ in range(3)]
     app.write_text(app.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
     hammer = Hammer(srv.url + "/ids")
     hammer.start()
     srv.send_signal(signal.SIGHUP)
     try:
         for f in inflight:
-            assert f.result(REQ_TIMEOUT).status_code == 200
+            assert f.finish() == ("HTTP/1.1 200 OK", b"0\n1\n")
         until("both workers reloaded",
               lambda: srv.log().count(") reloaded") >= 2 and wait_workers(srv, 2, exclude=old.values()), 10)
         time.sleep(0.3)
@@ -360,23 +374,19 @@ def test_sighup_reloads_threaded_workers_gracefully(uwsgo, tmp_path):
 def test_sigterm_lets_thread_requests_finish(uwsgo):
     srv = uwsgo("--wsgi-file", APP, "-M", "-p", 2, "--threads", 4)
     wait_workers(srv, 2)
-    inflight = [concurrent.futures.ThreadPoolExecutor(1).submit(
-        requests.get, srv.url + "/block?s=1&tag=%d" % i, timeout=REQ_TIMEOUT) for i in range(4)]
-    time.sleep(0.3)
+    inflight = [Inflight(srv, 1) for _ in range(4)]
     srv.send_signal(signal.SIGTERM)
-    for i, f in enumerate(inflight):
-        r = f.result(REQ_TIMEOUT)
-        assert r.status_code == 200 and r.json()["tag"] == str(i)
+    for f in inflight:
+        assert f.finish() == ("HTTP/1.1 200 OK", b"0\n1\n")
     assert wait_exit(srv) == 0, srv.describe()
     assert not group_members(srv.pgid)
 
 
 def test_single_process_sigint_with_threads(uwsgo):
     srv = uwsgo("--wsgi-file", APP, "--threads", 4)
-    f = concurrent.futures.ThreadPoolExecutor(1).submit(requests.get, srv.url + "/block?s=0.8", timeout=REQ_TIMEOUT)
-    time.sleep(0.3)
+    f = Inflight(srv, 0.8)
     srv.send_signal(signal.SIGINT)
-    assert f.result(REQ_TIMEOUT).status_code == 200
+    assert f.finish() == ("HTTP/1.1 200 OK", b"0\n1\n")
     assert wait_exit(srv) == 0, srv.describe()
 
 

@@ -4,7 +4,7 @@
                     start and end on CLOCK_MONOTONIC, and what it sees of its
                     thread: name, ident, native id, threading.local
 /ids                pid, worker id, requests served, VERSION
-/stream?n=N&s=S     a generator: N chunks "i\\n", time.sleep(S) before each
+/stream?n=N&s=S     a generator: N chunks "i\\n", time.sleep(S) after each but the last
 /big?mb=M           M MiB in 64 KiB chunks (for a slow reader)
 /post               the body's length and sha256
 /file               this file through wsgi.file_wrapper
@@ -101,7 +101,8 @@ def application(environ, start_response):
 def stream(start_response, n, secs):
     start_response("200 OK", [("Content-Type", "text/plain")])
     for i in range(n):
-        time.sleep(secs)
+        if i:
+            time.sleep(secs)
         yield b"%d\n" % i
 
 
