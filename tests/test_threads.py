@@ -403,7 +403,7 @@ def test_banner_says_threads_per_worker(uwsgo):
 
 @pytest.mark.parametrize("args,line", [
     (["--threads", "0"], "uwsgo: --threads 0: must be at least 1"),
-    (["--threads", "-2"], "uwsgo: --threads -2: must not be negative"),
+    (["--threads", "-2"], "uwsgo: --threads \"-2\": must not be negative"),
     (["--threads", "x"], "threads"),
     (["--threads", "4", "--gevent", "10"], "uwsgo: --threads cannot be used with --gevent"),
     (["--threads", "4", "--async", "10"], "uwsgo: --threads 4 cannot be used with --async 10"),
