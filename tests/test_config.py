@@ -9,9 +9,7 @@ import os
 import re
 import socket
 import subprocess
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -465,3 +463,17 @@ def test_more_logic_side_by_side(tmp_path):
     b = shown_config(res["uwsgi"][2])
     assert a == b, "\n".join(["uwsgo:"] + a + ["uwsgi:"] + b)
     assert "env = CONF=conf.d/a.conf" in a and "env = CONF=conf.d/sub.conf/" in a and "env = N3=/srv/app" in a, a
+
+
+def test_uwsgi_ini_variable_as_docker_images_set_it(uwsgo, tmp_path):
+    """UWSGI_INI=/app/uwsgi.ini uwsgo: the file is read as if given to --ini,
+    and the other UWSGI_* variables add to it (tiangolo/uwsgi-nginx style)."""
+    port = free_port()
+    env = config_env(tmp_path, port)
+    env.update({"UWSGI_INI": str(CONFIGS / "flask_tutorial.ini"), "UWSGI_PROCESSES": "2"})
+    srv = uwsgo(proto=None, port=port, env=env, cwd=tmp_path)
+    status, body = get(srv.url + "/")
+    assert status == 200 and body.startswith("flaskapp cwd=%s" % (CONFIGS / "project")), body
+    # the variables are read in the environment's order: UWSGI_PROCESSES
+    # comes after UWSGI_INI here, so it wins over the file's processes = 3
+    assert "2 worker(s)" in srv.log(), srv.log()
