@@ -9,7 +9,8 @@
 # python-3.X-embed pkg-config module is used) or PYTHON_PC=python-3.13-embed.
 #
 # Everything the build and the tests need comes from Debian's packages;
-# `make deps` installs whatever is missing (and does nothing when all is there).
+# `make deps` installs whatever is missing (and does nothing when all is there);
+# `make deps-build` only what building (and `make install`) needs.
 # node (the HTTP conformance tests' reference parser, llhttp) may come from
 # elsewhere (nodesource); Debian's nodejs is installed only when there is none.
 
@@ -41,35 +42,49 @@ BIN         := bin/uwsgo
 PYTEST_ARGS ?=
 export UWSGO_BIN ?= $(CURDIR)/$(BIN)
 
-DEB_PACKAGES := \
-	libpython$(PY_VERSION)-dev pkg-config gcc \
+# What building (and `make install`) needs, then what only the tests need;
+# DEB_PACKAGES is both.
+BUILD_PACKAGES := \
+	libpython$(PY_VERSION)-dev pkg-config gcc help2man python3
+TEST_PACKAGES := \
 	python3-greenlet python3-gevent python3-bottle python3-flask python3-psycopg2 \
 	postgresql nginx-light \
 	python3-pytest python3-requests \
 	curl wrk strace linux-perf \
 	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 gunicorn \
 	chromium
+DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 # The Debian roots that carry the other Pythons (tests/pythons/mkroot.sh).
 PYTHON_ROOTS := trixie forky
 
-.PHONY: deps build run test vet gotest pytest bench clean print-deb-packages python-roots test-pythons $(PC_DIR)/python3-embed.pc
+.PHONY: deps deps-build build run test vet gotest pytest bench clean print-deb-packages python-roots test-pythons $(PC_DIR)/python3-embed.pc
 
 deps:
-	@[ -n "$(PY_VERSION)" ] || { echo "deps: cannot run $(PYTHON) to learn its version: set PYTHON=python3.X (an interpreter) or PYTHON_PC=python-3.X-embed" >&2; exit 1; }
-	@installed="$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>/dev/null | awk '$$1 == "ii" {print $$2}' || true)"; \
-	missing=""; \
-	for p in $(DEB_PACKAGES); do \
-	  grep -qxF "$$p" <<<"$$installed" || missing="$$missing $$p"; \
-	done; \
-	command -v node >/dev/null || missing="$$missing nodejs"; \
-	if [ -n "$$missing" ]; then \
-	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
-	  echo "deps: installing:$$missing"; \
-	  $$sudo apt-get update; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
-	fi
-	@command -v $(GO) >/dev/null || { echo "deps: Go not found (expected in /usr/local/go/bin)" >&2; exit 1; }
+	@$(call apt_install,$(DEB_PACKAGES),command -v node >/dev/null || missing="$$missing nodejs";)
+
+deps-build:
+	@$(call apt_install,$(BUILD_PACKAGES))
+
+# $(call apt_install,PACKAGES[,MORE]): apt-get install those not installed yet
+# (waiting for the dpkg lock when another apt-get holds it), and check Go.
+# MORE is shell that may add to $$missing.
+define apt_install
+[ -n "$(PY_VERSION)" ] || { echo "deps: cannot run $(PYTHON) to learn its version: set PYTHON=python3.X (an interpreter) or PYTHON_PC=python-3.X-embed" >&2; exit 1; }; \
+installed="$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(1) 2>/dev/null | awk '$$1 == "ii" {print $$2}' || true)"; \
+missing=""; \
+for p in $(1); do \
+  grep -qxF "$$p" <<<"$$installed" || missing="$$missing $$p"; \
+done; \
+$(2) \
+if [ -n "$$missing" ]; then \
+  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+  echo "deps: installing:$$missing"; \
+  $$sudo apt-get -o DPkg::Lock::Timeout=300 update; \
+  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $$missing; \
+fi; \
+command -v $(GO) >/dev/null || { echo "deps: Go not found (expected in /usr/local/go/bin)" >&2; exit 1; }
+endef
 
 print-deb-packages:
 	@echo $(DEB_PACKAGES)
@@ -82,28 +97,28 @@ $(PC_DIR)/python3-embed.pc:
 	  "Version: $$(PKG_CONFIG_PATH= pkg-config --modversion $(PYTHON_PC))" 'Requires: $(PYTHON_PC)' >$@.tmp
 	@mv $@.tmp $@
 
-build: deps $(PC_DIR)/python3-embed.pc
+build: deps-build $(PC_DIR)/python3-embed.pc
 	$(GO) build -o $(BIN) ./cmd/uwsgo
 
 run: build
 	exec $(BIN) --http-socket :9090 --wsgi-file python/examples/hello.py --async 10 --ugreen
 
-vet: deps
+vet: deps-build
 	$(GO) vet ./...
 
-gotest: deps
+gotest: deps-build
 	$(GO) test ./...
 
 # The integration suite alone: make pytest PYTEST_ARGS="-k nginx"
-pytest: build
+pytest: build deps
 	$(PYTHON) -m pytest -v tests $(PYTEST_ARGS)
 
-test: build
+test: build deps
 	$(GO) vet ./...
 	$(GO) test ./...
 	$(PYTHON) -m pytest -v tests $(PYTEST_ARGS)
 
-bench: build python-roots
+bench: build deps python-roots
 	@if [ ! -f bench/run ]; then echo "make bench: bench/run is missing: there is no benchmark to run yet" >&2; exit 1; fi
 	@if [ -x bench/run ]; then ./bench/run; else bash bench/run; fi
 
