@@ -1,7 +1,10 @@
 """Fixtures for the uwsgo integration suite.
 
 uwsgo      factory: start $UWSGO_BIN (default bin/uwsgo) on a free loopback
-           port, wait until it accepts, stop it (SIGINT) at teardown.
+           port, wait until it answers, stop it (SIGINT) at teardown. It
+           comes from the pytest plugin in python/pytest_uwsgo, loaded from
+           the source tree (pytest.ini puts python/ on sys.path and blocks
+           an installed copy with -p no:uwsgo).
 uwsgo_run  run $UWSGO_BIN to completion (for start-up failures).
 nginx      factory: a real nginx in front of a uwsgo -s port (uwsgi_pass).
 
@@ -11,32 +14,26 @@ seconds (default 120). Missing tools fail the test; nothing is skipped.
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from helpers import REPO, free_port, live_processes, port_accepts
+import pytest_uwsgo
+from helpers import REPO, free_port, port_accepts
+from pytest_uwsgo import group_members, kill_group  # noqa: F401 - tests import group_members from here
+from pytest_uwsgo.server import START_TIMEOUT, STOP_TIMEOUT, tail
 
-START_TIMEOUT = 10.0   # until the port accepts
-STOP_TIMEOUT = 10.0    # from SIGINT until the process (and its workers) are gone
+if not os.path.realpath(pytest_uwsgo.__file__).startswith(str(REPO / "python") + os.sep):
+    raise ImportError("the suite must test python/pytest_uwsgo, not %s" % pytest_uwsgo.__file__)
+
+pytest_plugins = ["pytest_uwsgo.plugin"]
+
+# The suite tests the binary make builds, unless told otherwise.
+os.environ.setdefault("UWSGO_BIN", str(REPO / "bin" / "uwsgo"))
+
 RUN_TIMEOUT = 20.0     # for a run expected to exit on its own
 TEST_TIMEOUT = float(os.environ.get("UWSGO_TEST_TIMEOUT", "120"))
 NGINX = "/usr/sbin/nginx"
-
-# Printed by a Go runtime that crashed; a server log holding one fails the test.
-CRASH_MARKERS = ("panic:", "fatal error:", "SIGSEGV", "runtime/cgo:")
-
-
-def uwsgo_bin():
-    path = os.environ.get("UWSGO_BIN") or str(REPO / "bin" / "uwsgo")
-    if not os.path.isabs(path):
-        path = str(REPO / path)
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail("uwsgo binary not found at %s: run `make build` or set UWSGO_BIN" % path,
-                    pytrace=False)
-    return path
 
 
 def child_env(extra=None):
@@ -46,25 +43,6 @@ def child_env(extra=None):
     if extra:
         env.update(extra)
     return env
-
-
-def group_members(pgid):
-    """Live (non-zombie) processes of process group pgid, from /proc."""
-    return [pid for pid, fields in live_processes() if int(fields[2]) == pgid]
-
-
-def kill_group(pgid):
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def tail(text, lines=150):
-    parts = text.splitlines()
-    if len(parts) > lines:
-        parts = ["... (%d lines cut)" % (len(parts) - lines)] + parts[-lines:]
-    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------- timeouts
@@ -100,162 +78,17 @@ def _test_failed(request):
     return rep is not None and rep.failed
 
 
-# ---------------------------------------------------------------- uwsgo
-
-class Server:
-    """A running uwsgo. .url, .port, .proc, .args, .log(), .wait_log(), .send_signal(), .stop()."""
-
-    def __init__(self, argv, port, logpath, env, cwd, allow_crash):
-        self.argv = argv
-        self.args = argv[1:]
-        self.port = port
-        self.url = "http://127.0.0.1:%d" % port
-        self.logpath = logpath
-        self.allow_crash = allow_crash
-        self._logf = open(logpath, "wb")
-        self.proc = subprocess.Popen(
-            argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
-            stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True)
-        self.pgid = self.proc.pid
-        self.stopped = False
-        self.reported = False   # its log is already in a failure message
-
-    def log(self):
-        """Everything the server printed so far (stdout and stderr, interleaved)."""
-        try:
-            return Path(self.logpath).read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def wait_log(self, text, timeout=5.0):
-        """Wait until text appears in the log; return the log (fail after timeout)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            log = self.log()
-            if text in log:
-                return log
-            if time.monotonic() > deadline:
-                raise AssertionError("%r not in the server log after %g s:\n%s"
-                                     % (text, timeout, tail(log)))
-            time.sleep(0.05)
-
-    def describe(self):
-        return "uwsgo %s\n--- server log ---\n%s\n--- end of server log ---" % (
-            " ".join(self.args), tail(self.log()))
-
-    def wait_ready(self, timeout=START_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.reported = True
-                pytest.fail("uwsgo exited with code %s before accepting on port %d\n%s"
-                            % (self.proc.returncode, self.port, self.describe()), pytrace=False)
-            if port_accepts(self.port):
-                return
-            time.sleep(0.05)
-        self.reported = True
-        pytest.fail("uwsgo did not accept on port %d within %g s\n%s"
-                    % (self.port, timeout, self.describe()), pytrace=False)
-
-    def send_signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self, sig=signal.SIGINT, timeout=STOP_TIMEOUT):
-        """Send sig, wait (bounded) for the process and its group to go.
-
-        Returns a list of problems (empty when it stopped cleanly); whatever
-        is still alive at the deadline is SIGKILLed.
-        """
-        problems = []
-        if self.stopped:
-            return problems
-        self.stopped = True
-        deadline = time.monotonic() + timeout
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                problems.append("uwsgo did not exit within %g s of %s"
-                                % (timeout, signal.Signals(sig).name))
-        while group_members(self.pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = group_members(self.pgid)
-        if left:
-            problems.append("processes left behind after %s: %s"
-                            % (signal.Signals(sig).name, left))
-        kill_group(self.pgid)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            problems.append("uwsgo survived SIGKILL")
-        self._logf.close()
-        if not self.allow_crash:
-            log = self.log()
-            for m in CRASH_MARKERS:
-                if m in log:
-                    problems.append("the server log shows a crash (%r)" % m)
-                    break
-        return problems
-
+# ---------------------------------------------------------------- uwsgo_run
 
 @pytest.fixture
-def uwsgo(request, tmp_path):
-    """Factory: uwsgo(*args, proto="http", port=None, wait=True, env=None,
-    cwd=REPO, allow_crash=False) -> Server.
-
-    proto="http" adds --http-socket 127.0.0.1:PORT, proto="uwsgi" adds
-    --socket 127.0.0.1:PORT, proto=None adds no socket (pass your own and
-    port=). The server is SIGINTed at teardown; the test errors if it does
-    not exit in time, leaves processes behind, or its log shows a Go crash.
-    """
-    servers = []
-
-    def start(*args, proto="http", port=None, wait=True, env=None, cwd=REPO,
-              allow_crash=False):
-        binary = uwsgo_bin()
-        if port is None:
-            port = free_port()
-        argv = [binary]
-        if proto == "http":
-            argv += ["--http-socket", "127.0.0.1:%d" % port]
-        elif proto == "uwsgi":
-            argv += ["--socket", "127.0.0.1:%d" % port]
-        elif proto is not None:
-            raise ValueError("proto must be 'http', 'uwsgi' or None")
-        argv += [str(a) for a in args]
-        logpath = tmp_path / ("uwsgo-%d-%d.log" % (len(servers), port))
-        srv = Server(argv, port, logpath, child_env(env), cwd, allow_crash)
-        servers.append(srv)
-        if wait:
-            srv.wait_ready()
-        return srv
-
-    yield start
-
-    problems = []
-    for srv in servers:
-        p = srv.stop()
-        if (p or _test_failed(request)) and not srv.reported:
-            print("\n" + srv.describe())
-        if p:
-            problems.append("; ".join(p) + "\n" + srv.describe())
-    if problems:
-        pytest.fail("\n\n".join(problems), pytrace=False)
-
-
-@pytest.fixture
-def uwsgo_run(tmp_path):
+def uwsgo_run(uwsgo_bin):
     """Run uwsgo to completion: uwsgo_run(*args, proto="http", timeout=RUN_TIMEOUT,
     env=None) -> subprocess.CompletedProcess (text stdout/stderr).
 
     Fails the test if it is still running at the timeout.
     """
     def run(*args, proto="http", timeout=RUN_TIMEOUT, env=None, cwd=REPO):
-        argv = [uwsgo_bin()]
+        argv = [uwsgo_bin]
         if proto == "http":
             argv += ["--http-socket", "127.0.0.1:%d" % free_port()]
         elif proto == "uwsgi":

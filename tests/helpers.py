@@ -1,9 +1,12 @@
-"""Small helpers shared by the tests (standard library only)."""
-import os
+"""Small helpers shared by the tests (standard library and the plugin only)."""
 import socket
-import struct
 import time
 from pathlib import Path
+
+# the plugin's own, so that the suite and the plugin agree (pytest.ini puts
+# python/ on sys.path)
+from pytest_uwsgo import free_port, uwsgi_packet  # noqa: F401
+from pytest_uwsgo.server import live_processes, port_accepts  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -12,37 +15,6 @@ EXAMPLES = REPO / "python" / "examples"
 
 # Every network call in the suite is bounded by this many seconds.
 REQ_TIMEOUT = 10.0
-
-
-def live_processes():
-    """(pid, stat fields after the command name) of every live, non-zombie
-    process, from /proc: fields[0] is the state, [1] the ppid, [2] the pgid."""
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z":
-            yield int(d), fields
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_accepts(port, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def recv_until_closed(sock, timeout=REQ_TIMEOUT, limit=64 << 20):
@@ -126,15 +98,6 @@ def dechunk(body):
         out += body[:size]
         assert body[size:size + 2] == b"\r\n", "bad chunk framing"
         body = body[size + 2:]
-
-
-def uwsgi_packet(vars_, body=b"", modifier1=0, modifier2=0):
-    """A uwsgi-protocol request: 4-byte header, then key/value pairs, then the body."""
-    payload = b""
-    for k, v in vars_.items():
-        kb, vb = k.encode("latin-1"), v.encode("latin-1")
-        payload += struct.pack("<H", len(kb)) + kb + struct.pack("<H", len(vb)) + vb
-    return struct.pack("<BHB", modifier1, len(payload), modifier2) + payload + body
 
 
 # The async engines, as command-line options, for tests parametrized over them.

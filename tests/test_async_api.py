@@ -89,7 +89,7 @@ def test_suspend_in_nested_calls(uwsgo, engine):
         for seed, res in parallel(one, seeds):
             assert res["total"] == seed + seed * sum(range(1, 31)), (seed, res)
             assert res["exc_ok"] is True, (seed, res)
-    assert "Traceback" not in srv.log()
+    assert "Traceback" not in srv.log
 
 
 @pytest.mark.parametrize("engine", SUSPEND_ENGINES)

@@ -75,7 +75,7 @@ READY_RE = re.compile(r"WSGI app 0 \(mountpoint=''\) ready in .* pid: (\d+),")
 def workers(srv):
     """{worker id: pid} of the newest spawn of each worker, from the master's log."""
     out = {}
-    for wid, pid in SPAWN_RE.findall(srv.log()):
+    for wid, pid in SPAWN_RE.findall(srv.log):
         out[int(wid)] = int(pid)
     return out
 
@@ -85,11 +85,11 @@ def wait_workers(srv, n, timeout=10, exclude=()):
     the app; return {worker id: pid}."""
     def ready():
         w = workers(srv)
-        loaded = {int(p) for p in READY_RE.findall(srv.log())}
+        loaded = {int(p) for p in READY_RE.findall(srv.log)}
         if len(w) == n and all(p in loaded and p not in exclude and alive(p) for p in w.values()):
             return w
         return None
-    return until("%d workers ready (log:\n%s)" % (n, srv.log()[-3000:]), ready, timeout)
+    return until("%d workers ready (log:\n%s)" % (n, srv.log[-3000:]), ready, timeout)
 
 
 def see_all_workers(srv, n, timeout=10, path="/sleep?s=0.2"):
@@ -284,7 +284,7 @@ def test_worker_dying_at_every_start_backs_off(uwsgo, tmp_path):
     os.kill(pid, signal.SIGKILL)
     window = 4.0
     time.sleep(window)
-    log = srv.log()
+    log = srv.log
     respawns = log.count("Respawned uwsgo worker 1")
     # 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s of back-off (plus ~0.1 s per start):
     # about five starts in four seconds. A hot loop makes hundreds.
@@ -325,7 +325,7 @@ def test_harakiri_spares_an_idle_worker(uwsgo):
     pid = get_json(srv.url + "/ids")["pid"]
     time.sleep(3.5)
     assert get_json(srv.url + "/ids")["pid"] == pid
-    assert "HARAKIRI" not in srv.log()
+    assert "HARAKIRI" not in srv.log
 
 
 def test_harakiri_spares_a_request_parked_in_async_sleep(uwsgo):
@@ -338,7 +338,7 @@ def test_harakiri_spares_a_request_parked_in_async_sleep(uwsgo):
     assert status.endswith("200 OK") and b"done\n" in raw, raw
     assert s.ids["pid"] == pid
     assert get_json(srv.url + "/ids")["pid"] == pid
-    assert "HARAKIRI" not in srv.log()
+    assert "HARAKIRI" not in srv.log
 
 
 # ---------------------------------------------------------------- signals
@@ -356,7 +356,7 @@ def test_stop_signals_stop_master_and_workers(uwsgo, sig, group):
     else:
         srv.send_signal(sig)
     assert wait_exit(srv) == 0, srv.describe()
-    log = srv.log()
+    log = srv.log
     assert "goodbye to uwsgo." in log, log[-2000:]
     assert "DAMN" not in log and "Respawned" not in log, log[-2000:]
     assert not any(alive(p) for p in pids.values())
@@ -372,7 +372,7 @@ def test_sigterm_stops_gracefully(uwsgo):
     status, raw, closed = s.finish()
     assert status.endswith("200 OK") and b"done\n" in raw, raw
     assert wait_exit(srv) == 0, srv.describe()
-    assert "SIGTERM received: stopping workers" in srv.log()
+    assert "SIGTERM received: stopping workers" in srv.log
 
 
 def test_sighup_reloads_gracefully_with_new_code(uwsgo, tmp_path):
@@ -394,7 +394,7 @@ def test_sighup_reloads_gracefully_with_new_code(uwsgo, tmp_path):
         assert s.ids["version"] == "v1"
         srv.wait_log("...gracefully reloading workers...", timeout=2)
         new = until("both workers reloaded",
-                    lambda: srv.log().count(") reloaded") >= 2 and wait_workers(srv, 2, exclude=old.values()),
+                    lambda: srv.log.count(") reloaded") >= 2 and wait_workers(srv, 2, exclude=old.values()),
                     10)
         time.sleep(0.3)
     finally:
@@ -449,7 +449,7 @@ def test_max_requests_recycles_the_worker(uwsgo):
     assert pids[:5] == [pids[0]] * 5, pids
     assert len(set(pids)) >= 3, pids
     assert all(pids.count(p) <= 5 for p in set(pids)), pids
-    log = srv.log()
+    log = srv.log
     assert "max requests reached (5), recycling" in log
     assert "recycled" in log and "DAMN" not in log, log[-2000:]
 
@@ -468,7 +468,7 @@ def test_max_requests_loses_no_concurrent_request(uwsgo, proto):
     failures = [r for r in results if isinstance(r, str)]
     assert not failures, "%d of 60 failed: %s" % (len(failures), failures[:5])
     assert len({r["pid"] for r in results}) >= 6
-    assert "DAMN" not in srv.log()
+    assert "DAMN" not in srv.log
 
 
 def _outcome(call, i):
@@ -529,7 +529,7 @@ def backlog_of(port):
 def test_listen_sets_the_backlog(uwsgo, args):
     srv = uwsgo("--wsgi-file", APP, "--listen", 1024, *args)
     assert backlog_of(srv.port) == 1024
-    assert "(listen backlog 1024)" in srv.log()
+    assert "(listen backlog 1024)" in srv.log
 
 
 def test_default_backlog_is_100(uwsgo):

@@ -57,10 +57,10 @@ def test_requests_interleave(uwsgo, mode):
     assert all(r == (200, "ok 20000") for r in res), res
     srv.wait_log("GET /count?n=20000", timeout=5)
     deadline = time.monotonic() + 5
-    while srv.log().count("20001 switches on core") < 2 and time.monotonic() < deadline:
+    while srv.log.count("20001 switches on core") < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     # each request switched away once per suspend (plus once at its end)
-    assert srv.log().count("20001 switches on core") == 2, srv.log()
+    assert srv.log.count("20001 switches on core") == 2, srv.log
 
 
 def test_more_requests_than_cores_wait_their_turn(uwsgo):
@@ -92,7 +92,7 @@ def test_seed_cpubound_green(uwsgo):
 def test_seed_cpubound_async_plain(uwsgo):
     """Plain --async: every yield gives way; the 10000 chunks arrive whole."""
     srv = uwsgo("--wsgi-file", EXAMPLES / "cpubound_async.py", "--async", 10)
-    assert "WARNING" in srv.log() and "suspend engine" in srv.log()
+    assert "WARNING" in srv.log and "suspend engine" in srv.log
     with concurrent.futures.ThreadPoolExecutor(3) as ex:
         res = list(ex.map(get, [srv.url + "/"] * 3))
     want = "".join("<h1>%d</h1>" % i for i in range(1, 10001))

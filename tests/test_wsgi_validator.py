@@ -34,7 +34,7 @@ def test_validator_clean(uwsgo, engine):
     s = requests.Session()
     for method, path, body in REQUESTS:
         r = s.request(method, srv.url + path, data=body, timeout=REQ_TIMEOUT)
-        assert r.status_code == 200, (method, path, r.status_code, r.text, srv.log()[-3000:])
+        assert r.status_code == 200, (method, path, r.status_code, r.text, srv.log[-3000:])
         if method == "HEAD" or path == "/empty":
             assert r.content == b""
         else:
@@ -56,7 +56,7 @@ def test_validator_clean(uwsgo, engine):
     # stop first so that anything printed at the end (iterators never closed,
     # warnings) is in the log too
     problems = srv.stop()
-    log = srv.log()
+    log = srv.log
     assert not problems, problems
     assert "AssertionError" not in log, log[-5000:]
     assert "WSGIWarning" not in log, log[-5000:]
