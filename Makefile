@@ -4,6 +4,8 @@
 #   make test   build, go vet, go test, then the pytest integration suite
 #   make test-pythons   the whole `make test` again on Python 3.13 and 3.14,
 #               each inside a Debian root (tests/pythons/)
+#   make install [PREFIX=/usr/local] [DESTDIR=]   uwsgo, its man page, the pytest plugin
+#   make uninstall [PREFIX=...] [DESTDIR=]        removes exactly what install put there
 #
 # The Python to build against: PYTHON=python3.13 (an interpreter; its
 # python-3.X-embed pkg-config module is used) or PYTHON_PC=python-3.13-embed.
@@ -145,3 +147,28 @@ test-pythons: python-roots
 
 clean:
 	rm -rf bin build
+# ---------------------------------------------------------------- install
+# The binary, its man page (help2man reads --help, which the option table
+# writes) and the pytest plugin with its .dist-info (python/install_plugin.py),
+# under $(DESTDIR)$(PREFIX). Only build packages are needed, no test tools.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+MAN1    := $(BIN).1
+
+.PHONY: man install uninstall
+
+man: build
+	@name="$$($(abspath $(BIN)) --help | awk 'f { sub(/^[ \t]*[^ \t]+ - /, ""); print; exit } /^NAME:/ { f = 1 }')"; \
+	help2man --no-info --no-discard-stderr $${name:+--name="$$name"} --output=$(MAN1).tmp $(abspath $(BIN))
+	mv $(MAN1).tmp $(MAN1)
+
+install: man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/uwsgo
+	install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/uwsgo.1
+	$(PYTHON) python/install_plugin.py install --prefix "$(PREFIX)" --destdir "$(DESTDIR)" \
+	  --version "$$($(abspath $(BIN)) --version | awk 'NR == 1 { print $$NF }')"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/uwsgo $(DESTDIR)$(PREFIX)/share/man/man1/uwsgo.1
+	$(PYTHON) python/install_plugin.py uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
