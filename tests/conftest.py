@@ -26,7 +26,7 @@ from pytest_uwsgo.server import START_TIMEOUT, STOP_TIMEOUT, tail
 if not os.path.realpath(pytest_uwsgo.__file__).startswith(str(REPO / "python") + os.sep):
     raise ImportError("the suite must test python/pytest_uwsgo, not %s" % pytest_uwsgo.__file__)
 
-pytest_plugins = ["pytest_uwsgo.plugin"]
+pytest_plugins = ["pytest_uwsgo.plugin", "pytester"]
 
 # The suite tests the binary make builds, unless told otherwise.
 os.environ.setdefault("UWSGO_BIN", str(REPO / "bin" / "uwsgo"))
