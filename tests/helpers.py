@@ -6,6 +6,7 @@ from pathlib import Path
 # the plugin's own, so that the suite and the plugin agree (pytest.ini puts
 # python/ on sys.path)
 from pytest_uwsgo import free_port, uwsgi_packet  # noqa: F401
+from pytest_uwsgo.uwsgi import dechunk  # noqa: F401
 from pytest_uwsgo.server import live_processes, port_accepts  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,19 +86,6 @@ def split_response(raw):
         k, _, v = line.partition(":")
         headers.setdefault(k.strip().lower(), []).append(v.strip())
     return lines[0], {k: ", ".join(v) for k, v in headers.items()}, body
-
-
-def dechunk(body):
-    """Decode a chunked transfer-coded body (trailers ignored)."""
-    out = b""
-    while True:
-        line, _, body = body.partition(b"\r\n")
-        size = int(line.split(b";")[0], 16)
-        if size == 0:
-            return out
-        out += body[:size]
-        assert body[size:size + 2] == b"\r\n", "bad chunk framing"
-        body = body[size + 2:]
 
 
 # The async engines, as command-line options, for tests parametrized over them.

@@ -38,7 +38,7 @@ class Response:
             headers.setdefault(k.strip().lower(), []).append(v.strip())
         self.headers = {k: ", ".join(v) for k, v in headers.items()}
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            body = _dechunk(body)
+            body = dechunk(body)
         self.body = body
 
     @property
@@ -49,7 +49,8 @@ class Response:
         return "<Response %d, %d bytes>" % (self.status, len(self.body))
 
 
-def _dechunk(body):
+def dechunk(body):
+    """Decode a chunked transfer-coded body (trailers ignored)."""
     out = b""
     while True:
         line, _, body = body.partition(b"\r\n")
@@ -57,6 +58,8 @@ def _dechunk(body):
         if size == 0:
             return out
         out += body[:size]
+        if body[size:size + 2] != b"\r\n":
+            raise ValueError("bad chunk framing")
         body = body[size + 2:]
 
 
