@@ -47,13 +47,14 @@ def _child_env(rootdir, extra):
     return env
 
 
-def app_options(app):
+def app_options(app, cwd):
     """The options that load app: -w for a module (MODULE or MODULE:CALLABLE),
-    --wsgi-file for a file (a path, or a name ending .py or .wsgi)."""
+    --wsgi-file for a file (a path, a name ending .py or .wsgi, or a file in cwd)."""
     if app is None:
         return []
     text = os.fspath(app)
-    if isinstance(app, os.PathLike) or text.endswith((".py", ".wsgi")) or os.path.isfile(text):
+    if (isinstance(app, os.PathLike) or text.endswith((".py", ".wsgi"))
+            or os.path.isfile(os.path.join(str(cwd), text))):
         return ["--wsgi-file", text]
     return ["--module", text]
 
@@ -98,7 +99,7 @@ def uwsgo(request, uwsgo_bin, tmp_path_factory):
                 argv += ["--http-socket", "127.0.0.1:%d" % port]
             elif proto == "uwsgi":
                 argv += ["--socket", "127.0.0.1:%d" % port]
-            argv += app_options(app) + [str(o) for o in options] + list(extra_args)
+            argv += app_options(app, cwd) + [str(o) for o in options] + list(extra_args)
             logdir = tmp_path_factory.mktemp("uwsgo")
             srv = Server(argv, port, logdir / "uwsgo.log", _child_env(config.rootpath, env),
                          cwd, allow_crash)
