@@ -22,6 +22,9 @@ PYTHON = "/usr/bin/python3"   # Debian's: the one the layout is for
 PLUGIN_FILES = sorted(p.name for p in (REPO / "python" / "pytest_uwsgo").glob("*.py"))
 SITE = "lib/python3/dist-packages"
 MAKE_TIMEOUT = 300
+# The binary under test, as make's BIN (bin/uwsgo-py3.13 in a Python root).
+BINARY = Path(os.environ["UWSGO_BIN"]).resolve()
+BIN = os.path.relpath(BINARY, REPO)
 
 
 def make_env(**extra):
@@ -32,7 +35,7 @@ def make_env(**extra):
 
 
 def make(*args):
-    res = subprocess.run(["make", "-C", str(REPO), *args], env=make_env(),
+    res = subprocess.run(["make", "-C", str(REPO), "BIN=" + BIN, *args], env=make_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          timeout=MAKE_TIMEOUT)
     assert res.returncode == 0, "make %s failed:\n%s" % (" ".join(args), res.stdout[-5000:])
@@ -45,7 +48,7 @@ def files_under(root):
 
 
 def version():
-    out = subprocess.run([str(REPO / "bin" / "uwsgo"), "--version"], stdout=subprocess.PIPE,
+    out = subprocess.run([str(BINARY), "--version"], stdout=subprocess.PIPE,
                          text=True, timeout=30).stdout
     return out.split()[-1]
 
@@ -118,7 +121,7 @@ def check_man_page(path):
     text = Path(path).read_text()
     assert re.search(r'^\.TH UWSGO "1"', text, re.M), text[:300]
     assert "\n.SH NAME\nuwsgo \\- " in text, text[:300]
-    helptext = subprocess.run([str(REPO / "bin" / "uwsgo"), "--help"], stdout=subprocess.PIPE,
+    helptext = subprocess.run([str(BINARY), "--help"], stdout=subprocess.PIPE,
                               text=True, timeout=30).stdout
     options = set(re.findall(r"--[a-z][a-z0-9-]+", helptext))
     assert len(options) > 10, helptext
@@ -141,7 +144,7 @@ def test_install_into_destdir_then_uninstall(tmp_path):
     assert installed == expected_files("/usr/local", pth=True)
 
     binary = dest / "usr/local/bin/uwsgo"
-    assert binary.read_bytes() == (REPO / "bin" / "uwsgo").read_bytes()
+    assert binary.read_bytes() == BINARY.read_bytes()
     assert binary.stat().st_mode & 0o777 == 0o755
     check_man_page(dest / "usr/local/share/man/man1/uwsgo.1")
     site_dir = dest / "usr/local" / SITE
@@ -180,15 +183,19 @@ def test_install_into_destdir_then_uninstall(tmp_path):
     assert files_under(dest) == []
 
 
+# /usr/local/go may be a mount of its own (in a Python root): the overlay
+# would hide it, so it is mounted again on top.
 OVERLAY_SCRIPT = '''\
 set -eu
+mount --bind /usr/local/go {go}
 mount -t overlay overlay -o lowerdir=/usr/local,upperdir={upper},workdir={work} /usr/local
-make -C {repo} install > {out}/install.log 2>&1
+mount --bind {go} /usr/local/go
+make -C {repo} BIN={bin} install > {out}/install.log 2>&1
 find {upper} ! -type d -printf '%P\\n' | sort > {out}/installed
 cd {proj}
 env -u PYTHONPATH -u UWSGO_BIN PATH=/usr/local/bin:/usr/bin:/bin \\
     {python} -m pytest -v -p no:cacheprovider > {out}/pytest.log 2>&1 || echo $? > {out}/pytest.rc
-make -C {repo} uninstall > {out}/uninstall.log 2>&1
+make -C {repo} BIN={bin} uninstall > {out}/uninstall.log 2>&1
 find {upper} ! -type d -printf '%P\\n' | sort > {out}/left
 '''
 
@@ -199,12 +206,12 @@ def test_install_into_usr_local_for_real_then_uninstall(tmp_path):
     if os.geteuid() != 0:
         pytest.fail("this test needs root (a private mount namespace over /usr/local)",
                     pytrace=False)
-    upper, work, out = tmp_path / "upper", tmp_path / "work", tmp_path / "out"
-    for d in (upper, work, out):
+    upper, work, out, go = (tmp_path / d for d in ("upper", "work", "out", "go"))
+    for d in (upper, work, out, go):
         d.mkdir()
     proj = user_project(tmp_path / "proj", "/usr/local/" + SITE, "/usr/local/bin/uwsgo")
-    script = OVERLAY_SCRIPT.format(upper=upper, work=work, out=out, repo=REPO, proj=proj,
-                                   python=PYTHON)
+    script = OVERLAY_SCRIPT.format(upper=upper, work=work, out=out, go=go, repo=REPO,
+                                   bin=BIN, proj=proj, python=PYTHON)
     res = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                          env=make_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, timeout=MAKE_TIMEOUT)

@@ -15,5 +15,5 @@ def test_banner_names_the_python_the_app_runs(uwsgo, tmp_path):
     r = requests.get(srv.url, timeout=REQ_TIMEOUT)
     assert r.status_code == 200
     running = r.text
-    lines = [l for l in srv.log().splitlines() if l.startswith("Python version: ")]
+    lines = [l for l in srv.log.splitlines() if l.startswith("Python version: ")]
     assert lines == ["Python version: " + running], srv.describe()
