@@ -149,7 +149,7 @@ clean:
 	rm -rf bin build
 # ---------------------------------------------------------------- install
 # The binary, its man page (help2man reads --help, which the option table
-# writes) and the pytest plugin with its .dist-info (python/install_plugin.py),
+# writes; the first plain line after Usage: is the man page's NAME) and the pytest plugin with its .dist-info (python/install_plugin.py),
 # under $(DESTDIR)$(PREFIX). Only build packages are needed, no test tools.
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -158,7 +158,7 @@ MAN1    := $(BIN).1
 .PHONY: man install uninstall
 
 man: build
-	@name="$$($(abspath $(BIN)) --help | awk 'f { sub(/^[ \t]*[^ \t]+ - /, ""); print; exit } /^NAME:/ { f = 1 }')"; \
+	@name="$$($(abspath $(BIN)) --help | awk '!done && /^[^ \t]/ && !/^Usage:/ && !/:$$/ { sub(/\.$$/, ""); print tolower(substr($$0, 1, 1)) substr($$0, 2); done = 1 }')"; \
 	help2man --no-info --no-discard-stderr $${name:+--name="$$name"} --output=$(MAN1).tmp $(abspath $(BIN))
 	mv $(MAN1).tmp $(MAN1)
 

@@ -20,7 +20,7 @@ import pytest
 
 import pytest_uwsgo
 from helpers import REPO, free_port, port_accepts
-from pytest_uwsgo import group_members, kill_group  # noqa: F401 - tests import group_members from here
+from pytest_uwsgo import find_binary, group_members, kill_group  # noqa: F401 - tests import these from here
 from pytest_uwsgo.server import START_TIMEOUT, STOP_TIMEOUT, tail
 
 if not os.path.realpath(pytest_uwsgo.__file__).startswith(str(REPO / "python") + os.sep):
@@ -34,6 +34,14 @@ os.environ.setdefault("UWSGO_BIN", str(REPO / "bin" / "uwsgo"))
 RUN_TIMEOUT = 20.0     # for a run expected to exit on its own
 TEST_TIMEOUT = float(os.environ.get("UWSGO_TEST_TIMEOUT", "120"))
 NGINX = "/usr/sbin/nginx"
+
+
+def uwsgo_bin():
+    """The binary under test, for tests that run it without the fixtures."""
+    try:
+        return find_binary()
+    except LookupError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def child_env(extra=None):

@@ -80,17 +80,17 @@ def test_unknown_option_in_ini_warns_and_starts(uwsgo, tmp_path):
     ini = write(tmp_path / "app.ini", "[uwsgi]\nwsgi-file = %s\nno-such-thing = 1\nmaster = true\n" % HELLO)
     srv = uwsgo("--ini", ini)
     assert get(srv.url + "/")[0] == 200
-    warn = [l for l in srv.log().splitlines() if "no-such-thing" in l]
-    assert len(warn) == 1, srv.log()
+    warn = [l for l in srv.log.splitlines() if "no-such-thing" in l]
+    assert len(warn) == 1, srv.log
     assert "%s:3" % ini in warn[0] and "warning" in warn[0], warn
 
 
 def test_unknown_flag_warns_and_starts(uwsgo):
     srv = uwsgo("--wsgi-file", HELLO, "--procesess", "2")
     assert get(srv.url + "/")[0] == 200
-    warn = [l for l in srv.log().splitlines() if "--procesess" in l]
-    assert len(warn) == 1 and "command line" in warn[0] and "--processes" in warn[0], srv.log()
-    assert "Usage:" not in srv.log()
+    warn = [l for l in srv.log.splitlines() if "--procesess" in l]
+    assert len(warn) == 1 and "command line" in warn[0] and "--processes" in warn[0], srv.log
+    assert "Usage:" not in srv.log
 
 
 def test_unknown_flag_with_strict_exits_2(uwsgo_run):
@@ -150,7 +150,7 @@ def test_banner_lists_the_no_ops_with_reasons(uwsgo):
     srv = uwsgo("--wsgi-file", HELLO, "--thunder-lock", "--lazy-apps", "--enable-threads",
                 "--cheaper", "1", "--cheaper-step", "1", "--offload-threads", "2")
     assert get(srv.url + "/")[0] == 200
-    log = srv.log()
+    log = srv.log
     assert re.search(r"accepted, no effect: thunder-lock: uwsgo's workers do not share an accept lock", log), log
     assert re.search(r"accepted, no effect: lazy-apps: .*workers", log), log
     assert "enable-threads" not in log, log   # implemented: app threads run, as with uWSGI's
@@ -171,16 +171,16 @@ def test_not_implemented_is_warned(uwsgo, uwsgo_run):
     assert flags, "no flag is marked not implemented in --help: this test has nothing left to check; delete it"
     srv = uwsgo("--wsgi-file", HELLO, "--" + flags[0], "--" + flags[0])
     assert get(srv.url + "/")[0] == 200
-    warn = [l for l in srv.log().splitlines() if "not implemented" in l]
-    assert len(warn) == 1 and flags[0] in warn[0] and "(command line)" in warn[0], srv.log()
+    warn = [l for l in srv.log.splitlines() if "not implemented" in l]
+    assert len(warn) == 1 and flags[0] in warn[0] and "(command line)" in warn[0], srv.log
 
 
 def test_plugins(uwsgo):
     srv = uwsgo("--wsgi-file", HELLO, "--plugins", "python3,http,router_static", "--plugin", "gevent_python3",
                 "--need-plugins", "python311,logfile", "--plugin", "php")
     assert get(srv.url + "/")[0] == 200
-    warn = [l for l in srv.log().splitlines() if "plugin" in l]
-    assert len(warn) == 1 and '"php"' in warn[0], srv.log()
+    warn = [l for l in srv.log.splitlines() if "plugin" in l]
+    assert len(warn) == 1 and '"php"' in warn[0], srv.log
 
 
 def test_short_flags(uwsgo, tmp_path):
@@ -188,7 +188,7 @@ def test_short_flags(uwsgo, tmp_path):
     srv = uwsgo("-w", "hello", "--pythonpath", EXAMPLES, "-s", "127.0.0.1:%d" % port, "-M", "-p", "2",
                 "-b", "8192", "-L", "-T", "-t", "30", "-z", "9")
     assert get(srv.url + "/")[0] == 200
-    assert "2 worker(s)" in srv.log()
+    assert "2 worker(s)" in srv.log
 
 
 def test_help_and_version(uwsgo_run):
@@ -358,7 +358,7 @@ def test_env_defaults_and_inline_comments(uwsgo, tmp_path):
     ]))
     srv = uwsgo("--ini", ini)
     assert get(srv.url + "/")[0] == 200
-    assert "2 worker(s)" in srv.log(), srv.log()
+    assert "2 worker(s)" in srv.log, srv.log
 
 
 # ---------------------------------------------------------------- real configurations
@@ -401,8 +401,8 @@ def test_real_config_serves(uwsgo, tmp_path, name):
     srv = uwsgo(name, proto=None, port=port, env=env, cwd=CONFIGS)
     status, body = get(srv.url + "/")
     want = EXPECT[name] % {"project": CONFIGS / "project"}
-    assert status == 200 and body.startswith(want), (body, want, srv.log())
-    log = srv.log()
+    assert status == 200 and body.startswith(want), (body, want, srv.log)
+    log = srv.log
     assert "uwsgo: " not in log.replace("uwsgo: warning: ", ""), log
     if name == "legacy_uwsgi_socket.ini":
         with socket.create_connection(("127.0.0.1", int(env["UPSTREAM_PORT"])), timeout=REQ_TIMEOUT) as s:

@@ -47,14 +47,20 @@ def _child_env(rootdir, extra):
     return env
 
 
+# Configuration files uwsgo (like uWSGI) loads when named alone: `uwsgo app.ini`.
+CONFIG_SUFFIXES = (".ini", ".yaml", ".yml", ".json", ".xml")
+
+
 def app_options(app, cwd):
     """The options that load app: -w for a module (MODULE or MODULE:CALLABLE),
-    --wsgi-file for a file (a path, a name ending .py or .wsgi, or a file in cwd)."""
+    --wsgi-file for a file (a name ending .py or .wsgi, or an existing
+    file), and a configuration file (app.ini, app.yaml, ...) as it is."""
     if app is None:
         return []
     text = os.fspath(app)
-    if (isinstance(app, os.PathLike) or text.endswith((".py", ".wsgi"))
-            or os.path.isfile(os.path.join(str(cwd), text))):
+    if text.endswith(CONFIG_SUFFIXES):
+        return [text]
+    if text.endswith((".py", ".wsgi")) or os.path.isfile(os.path.join(str(cwd), text)):
         return ["--wsgi-file", text]
     return ["--module", text]
 
@@ -65,7 +71,8 @@ def uwsgo(request, uwsgo_bin, tmp_path_factory):
     env=None, cwd=None, allow_crash=False, timeout=10) -> Server.
 
     app is what -w or --wsgi-file take: "module", "module:callable",
-    "app.py" or a path. Leave it out (None, or start with an option) when
+    "app.py" or a path; or a configuration file ("uwsgi.ini", "app.yaml")
+    that loads the app. Leave it out (None, or start with an option) when
     the options load the app themselves (--ini, --mount, ...).
     proto="http" adds --http-socket 127.0.0.1:PORT on a free PORT,
     proto="uwsgi" adds --socket 127.0.0.1:PORT, proto=None adds neither
