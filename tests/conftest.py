@@ -20,7 +20,7 @@ import pytest
 
 import pytest_uwsgo
 from helpers import REPO, free_port, port_accepts
-from pytest_uwsgo import find_binary, group_members, kill_group  # noqa: F401 - tests import these from here
+from pytest_uwsgo import Server, find_binary, group_members, kill_group  # noqa: F401 - tests import these from here
 from pytest_uwsgo.server import START_TIMEOUT, STOP_TIMEOUT, tail
 
 if not os.path.realpath(pytest_uwsgo.__file__).startswith(str(REPO / "python") + os.sep):
