@@ -117,6 +117,7 @@ def test_failing_test_report_shows_the_server_log(pytester):
         def test_fails(uwsgo):
             srv = uwsgo("myapp")
             urllib.request.urlopen(srv.url + "/seen-by-the-app", timeout=10).read()
+            srv.wait_log("GET /seen-by-the-app")   # logged after the response went out
             assert False, "the test's own failure"
     ''', app=app)
     result.assert_outcomes(failed=1)
