@@ -260,6 +260,12 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		WorkerID:        settings.WorkerID,
 		SharedListeners: o.Processes > 1,
 	})
+	// Catch the stop signals before the first request can be answered: a
+	// client that saw an answer may signal at once, and one that came
+	// before Notify would kill the worker, or be lost if it was started
+	// with SIGINT ignored (a shell's background job).
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
 	specs := socketSpecs(o)
 	serveErr := make(chan error, len(lns))
 	for i, ln := range lns {
@@ -271,8 +277,6 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		}(ln, specs[i].kind)
 	}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
 	var masterGone <-chan struct{}
 	if w != nil && w.MasterPID > 0 {
 		masterGone = procman.WatchMaster(w.MasterPID)
