@@ -213,11 +213,13 @@ def test_dead_worker_is_logged_and_respawned(uwsgo, how):
     pids = wait_workers(srv, 2)
 
     # A request in flight on each worker: bursts of concurrent connections
-    # until both workers took one (which worker accepts is the kernel's call).
+    # until both workers took one (which worker accepts is the kernel's call;
+    # 7 bursts of 4 outnumber one worker's 24 cores, and a worker with no
+    # free core stops accepting).
     streams = []
     try:
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
-            for _ in range(5):
+            for _ in range(7):
                 streams += ex.map(lambda _: Stream(srv, 3), range(4))
                 if {s.ids["worker_id"] for s in streams} == {1, 2}:
                     break
