@@ -316,7 +316,7 @@ def test_harakiri_counts_each_request_not_a_busy_worker(uwsgo):
         return n
 
     assert all(parallel(client, [0, 0.4]))
-    assert "HARAKIRI" not in srv.log()
+    assert "HARAKIRI" not in srv.log
 
 
 def test_max_requests_recycles_a_threaded_worker(uwsgo):
@@ -328,7 +328,7 @@ def test_max_requests_recycles_a_threaded_worker(uwsgo):
         assert r["served"] <= 5, (i, r)
     assert pids[:5] == [pids[0]] * 5, pids
     assert len(set(pids)) >= 3, pids
-    assert "max requests reached (5), recycling" in srv.log()
+    assert "max requests reached (5), recycling" in srv.log
 
 
 def test_max_requests_loses_no_concurrent_request_on_threads(uwsgo):
@@ -363,7 +363,7 @@ def test_sighup_reloads_threaded_workers_gracefully(uwsgo, tmp_path):
         for f in inflight:
             assert f.finish() == ("HTTP/1.1 200 OK", b"0\n1\n")
         until("both workers reloaded",
-              lambda: srv.log().count(") reloaded") >= 2 and wait_workers(srv, 2, exclude=old.values()), 10)
+              lambda: srv.log.count(") reloaded") >= 2 and wait_workers(srv, 2, exclude=old.values()), 10)
         time.sleep(0.3)
     finally:
         hammer.stop()
@@ -421,4 +421,4 @@ def test_threads_1_is_the_plain_worker(uwsgo):
     srv = uwsgo("--wsgi-file", APP, "--threads", 1)
     r = requests.get(srv.url + "/block?s=0", timeout=REQ_TIMEOUT).json()
     assert r["thread"]["is_main"] and r["multithread"] is False
-    assert "threads:" not in srv.log()
+    assert "threads:" not in srv.log
