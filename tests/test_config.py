@@ -476,4 +476,4 @@ def test_uwsgi_ini_variable_as_docker_images_set_it(uwsgo, tmp_path):
     assert status == 200 and body.startswith("flaskapp cwd=%s" % (CONFIGS / "project")), body
     # the variables are read in the environment's order: UWSGI_PROCESSES
     # comes after UWSGI_INI here, so it wins over the file's processes = 3
-    assert "2 worker(s)" in srv.log(), srv.log()
+    assert "2 worker(s)" in srv.log, srv.log
