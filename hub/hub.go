@@ -261,10 +261,10 @@ func (h *Hub) thread() {
 	if err != nil {
 		return
 	}
-	switch h.cfg.Python.Engine {
-	case pyhost.EngineGevent:
-		h.loopGevent()
-	case pyhost.EngineThreads:
+	switch {
+	case pyhost.OwnsLoop():
+		h.loopOwned()
+	case pyhost.Threaded():
 		h.loopThreads()
 	default:
 		h.loop()
@@ -345,10 +345,11 @@ func (h *Hub) loop() {
 	}
 }
 
-// loopGevent is the hub loop when gevent's loop is the event loop: the
-// hub's epoll set (with the eventfd and the network plane's sockets in
-// it) is one of its watchers, and each request is a greenlet.
-func (h *Hub) loopGevent() {
+// loopOwned is the hub loop when the engine's loop (gevent's) is the
+// event loop: the hub's epoll set (with the eventfd and the network
+// plane's sockets in it) is one of its watchers, and each request is a
+// greenlet.
+func (h *Hub) loopOwned() {
 	events := make([]unix.EpollEvent, maxEvents)
 	for {
 		if h.beginTurn() {
@@ -362,9 +363,9 @@ func (h *Hub) loopGevent() {
 		if atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() || (h.stop.Load() && h.busy == 0) {
 			timeout = 0
 		}
-		ids := pyhost.GeventTurn(timeout)
+		ids := pyhost.Turn(timeout)
 		h.sleeping.Store(false)
-		pyhost.GeventRearm()
+		pyhost.Rearm()
 		for _, id := range ids {
 			h.handle(int(id))
 		}
@@ -510,7 +511,7 @@ func (h *Hub) undrain(id int) {
 		core.GiveBack()
 		return
 	}
-	if h.cfg.Python.Engine != pyhost.EngineGevent && core.Parked() && !st.waiting {
+	if !pyhost.OwnsLoop() && core.Parked() && !st.waiting {
 		core.Resume(st.heldReady, st.heldTimedOut)
 	}
 }

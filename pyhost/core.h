@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* engines */
-enum { UW_ENGINE_ASYNC = 0, UW_ENGINE_UGREEN = 1, UW_ENGINE_GREENLET = 2, UW_ENGINE_GEVENT = 3, UW_ENGINE_THREADS = 4 };
+/* engines: indexes into uw_engines[] (engine.c) */
+enum { UW_ENGINE_ASYNC = 0, UW_ENGINE_UGREEN = 1, UW_ENGINE_GREENLET = 2, UW_ENGINE_GEVENT = 3, UW_ENGINE_THREADS = 4,
+       UW_ENGINE_COUNT };
 
 /* core states */
 enum { UW_FREE = 0, UW_RUNNABLE = 1, UW_RUNNING = 2, UW_PARKED = 3 };
@@ -66,7 +67,6 @@ typedef struct uw_core {
 } uw_core;
 
 typedef struct uw_hub {
-	int engine;
 	int ncores;
 	uw_core *cores;
 	/* runqueue: a ring of core ids */

@@ -1,5 +1,7 @@
-// Package pyhost is uwsgo's thin binding to CPython 3.11: start the
-// interpreter, load the WSGI app, and drive the cores that run requests.
+// Package pyhost is uwsgo's thin binding to CPython (3.11 to 3.14): start
+// the interpreter, load the WSGI app, and drive the cores that run
+// requests. Its C is in this directory (cgo compiles every .c file here);
+// glue.h says which file does what.
 //
 // Every function here must be called from the hub's OS thread (the one
 // that called Start, locked with runtime.LockOSThread), which holds the GIL
@@ -327,11 +329,15 @@ func cbool(b bool) C.int {
 	return 0
 }
 
-// GeventTurn runs gevent's loop until the eventfd fires or timeoutMs
+// OwnsLoop reports whether the engine runs its own event loop (gevent):
+// the hub then calls Turn instead of Run and Wait. Valid after Start.
+func OwnsLoop() bool { return C.uw_engine_owns_loop() != 0 }
+
+// Turn runs the engine's own loop until the eventfd fires or timeoutMs
 // passes (-1: no timeout), then returns the ids of cores with events.
 // The GIL stays held: gevent's loop releases it while it polls.
-func GeventTurn(timeoutMs int) []int32 {
-	C.uw_gevent_turn(C.int(timeoutMs))
+func Turn(timeoutMs int) []int32 {
+	C.uw_engine_turn(C.int(timeoutMs))
 	n := int(C.uw_the_hub.nevents)
 	C.uw_the_hub.nevents = 0
 	if n == 0 {
@@ -340,5 +346,5 @@ func GeventTurn(timeoutMs int) []int32 {
 	return unsafe.Slice((*int32)(unsafe.Pointer(C.uw_the_hub.events)), n)
 }
 
-// GeventRearm tells the C side the eventfd was drained.
-func GeventRearm() { C.uw_gevent_rearm() }
+// Rearm tells the engine's loop the eventfd was drained.
+func Rearm() { C.uw_engine_rearm() }

@@ -2,6 +2,8 @@
 #ifndef UWSGO_PYHOST_H
 #define UWSGO_PYHOST_H
 
+#include <stddef.h>
+
 #include "core.h"
 
 typedef struct uw_settings {
@@ -39,10 +41,13 @@ void uw_core_resume(int id);
  * uw_the_hub.events), the mailbox has work, or max_rounds rounds pass. */
 int uw_run(void);
 
-/* uw_gevent_turn runs gevent's loop until the eventfd fires or the timeout. */
-void uw_gevent_turn(int timeout_ms);
-/* uw_gevent_rearm: Go drained the eventfd; the next event writes it again. */
-void uw_gevent_rearm(void);
+/* uw_engine_owns_loop: the engine runs its own event loop (gevent) and the
+ * hub turns it with uw_engine_turn instead of calling uw_run. */
+int uw_engine_owns_loop(void);
+/* uw_engine_turn runs the engine's loop until the eventfd fires or the timeout. */
+void uw_engine_turn(int timeout_ms);
+/* uw_engine_rearm: Go drained the eventfd; the next event writes it again. */
+void uw_engine_rearm(void);
 
 /* uw_wait releases the GIL and waits on epfd (epoll_wait). */
 int uw_wait(int epfd, void *events, int max, int timeout_ms);

@@ -1,7 +1,13 @@
 /*
  * PEP 3333 on a core: start_response and write(), the head, the body
- * iteration, wsgi.file_wrapper and close(). Included by pyhost.c only.
+ * iteration, wsgi.file_wrapper and close().
  */
+#include "glue.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------ start_response */
 
@@ -10,9 +16,7 @@ typedef struct {
 	uw_core *core;
 } uw_start_response;
 
-static PyTypeObject uw_start_response_type;
-
-static PyObject *uw_start_response_new(uw_core *c) {
+PyObject *uw_start_response_new(uw_core *c) {
 	uw_start_response *sr = PyObject_New(uw_start_response, &uw_start_response_type);
 	if (sr) sr->core = c;
 	return (PyObject *)sr;
@@ -116,7 +120,7 @@ static PyMethodDef uw_start_response_methods[] = {
 	{NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject uw_start_response_type = {
+PyTypeObject uw_start_response_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "uwsgi._StartResponse",
 	.tp_basicsize = sizeof(uw_start_response),
@@ -133,8 +137,6 @@ typedef struct {
 	PyObject *filelike;
 	Py_ssize_t blksize;
 } uw_file_wrapper;
-
-static PyTypeObject uw_file_wrapper_type;
 
 static int uw_file_wrapper_init(uw_file_wrapper *self, PyObject *args, PyObject *kw) {
 	PyObject *f;
@@ -173,7 +175,7 @@ static PyMethodDef uw_file_wrapper_methods[] = {
 	{NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject uw_file_wrapper_type = {
+PyTypeObject uw_file_wrapper_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "uwsgi.FileWrapper",
 	.tp_basicsize = sizeof(uw_file_wrapper),
@@ -261,9 +263,8 @@ static int emit(uw_core *c, PyObject *data) {
 	}
 	PyBuffer_Release(&view);
 	/* a green thread that write()s a lot lets Go take the output */
-	if (r == 0 && c->out_len >= 256 * 1024 &&
-	    ((uw_the_hub.engine == UW_ENGINE_UGREEN && uw_current_core() == c) || uw_the_hub.engine == UW_ENGINE_THREADS))
-		core_suspend(c);
+	if (r == 0 && c->out_len >= 256 * 1024 && uw_eng->suspend && (uw_eng->threaded || uw_current_core() == c))
+		uw_core_suspend(c);
 	return r;
 }
 
@@ -305,7 +306,7 @@ static int try_sendfile(uw_core *c, PyObject *result) {
 static int wsgi_call_app(uw_core *c) {
 	uw_pycore *p = c->py;
 	p->started = 1;
-	PyObject *res = PyObject_CallFunctionObjArgs(G.app, p->environ, p->start_response, NULL);
+	PyObject *res = PyObject_CallFunctionObjArgs(uw_g.app, p->environ, p->start_response, NULL);
 	if (!res) return -1;
 	p->result = res;
 	int sf = try_sendfile(c, res);
@@ -316,7 +317,7 @@ static int wsgi_call_app(uw_core *c) {
 }
 
 /* the app failed: log the traceback; Go answers 500 or cuts the response */
-static void wsgi_failed(uw_core *c) {
+void uw_wsgi_failed(uw_core *c) {
 	PyErr_Print();
 	c->failed = 1;
 }
@@ -324,11 +325,11 @@ static void wsgi_failed(uw_core *c) {
 /* wsgi_finish commits an empty body's head and calls close(), in every case. */
 static void wsgi_finish(uw_core *c) {
 	uw_pycore *p = c->py;
-	if (!c->failed && commit_head(c) < 0) wsgi_failed(c);
+	if (!c->failed && commit_head(c) < 0) uw_wsgi_failed(c);
 	if (p->result && PyObject_HasAttrString(p->result, "close")) {
 		PyObject *r = PyObject_CallMethod(p->result, "close", NULL);
 		if (!r)
-			wsgi_failed(c);
+			uw_wsgi_failed(c);
 		else
 			Py_DECREF(r);
 	}
@@ -357,23 +358,23 @@ static int body_is_computed(uw_core *c) {
 	return PyList_CheckExact(res) || PyTuple_CheckExact(res);
 }
 
-/* uGreen: the whole request, on the core's own stack */
-static void wsgi_run_request(uw_core *c) {
+/* the whole request, on a core that can give way anywhere (uGreen, greenlet, gevent) */
+void uw_wsgi_run_request(uw_core *c) {
 	int r = wsgi_call_app(c);
 	if (r == 0) {
 		int computed = body_is_computed(c);
 		while (!c->aborted && (r = wsgi_next(c)) == 1) {
 			/* every yield gives the other cores a turn; an empty yield
 			 * after wait_fd_read, wait_fd_write or async_sleep parks it */
-			if (!computed) core_suspend(c);
+			if (!computed) uw_core_suspend(c);
 		}
 	}
-	if (r < 0) wsgi_failed(c);
+	if (r < 0) uw_wsgi_failed(c);
 	wsgi_finish(c);
 }
 
 /* plain async: one step; returns 0 when the request is over */
-static int wsgi_step(uw_core *c) {
+int uw_wsgi_step(uw_core *c) {
 	uw_pycore *p = c->py;
 	int r;
 	if (!p->started) {
@@ -388,7 +389,7 @@ static int wsgi_step(uw_core *c) {
 	/* a computed body goes out whole, with the end of the request */
 	while (r == 1 && p->iter && !c->aborted && body_is_computed(c)) r = wsgi_next(c);
 	if (r == 1) return 1;
-	if (r < 0) wsgi_failed(c);
+	if (r < 0) uw_wsgi_failed(c);
 	wsgi_finish(c);
 	return 0;
 }

@@ -1,7 +1,13 @@
 /*
  * wsgi.input: the request body, from memory or from the file the network
- * plane spooled a large body into. Included by pyhost.c only.
+ * plane spooled a large body into.
  */
+#include "glue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 typedef struct {
 	PyObject_HEAD
@@ -13,11 +19,9 @@ typedef struct {
 	int owns_buf;
 } uw_input;
 
-static PyTypeObject uw_input_type;
-
 #define UW_INPUT_BUF (64 * 1024)
 
-static PyObject *uw_input_new(const char *body, size_t len, int fd) {
+PyObject *uw_input_new(const char *body, size_t len, int fd) {
 	uw_input *in = PyObject_New(uw_input, &uw_input_type);
 	if (!in) return NULL;
 	in->fd = fd;
@@ -179,7 +183,7 @@ static PyMethodDef uw_input_methods[] = {
 	{NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject uw_input_type = {
+PyTypeObject uw_input_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "uwsgi._Input",
 	.tp_basicsize = sizeof(uw_input),

@@ -1,4 +1,4 @@
-package ugreen
+package pyhost
 
 import (
 	"math"
@@ -8,13 +8,13 @@ import (
 	"testing"
 )
 
-func TestPingPong(t *testing.T) {
-	modes := []Mode{Swapcontext}
-	if HaveFast() {
-		modes = append(modes, Fast)
+func TestSwitchPingPong(t *testing.T) {
+	modes := []int{SwitchSwapcontext}
+	if haveFastSwitch() {
+		modes = append(modes, SwitchFast)
 	}
 	for _, m := range modes {
-		n, err := PingPong(m, 100000, 16)
+		n, err := pingPong(m, 100000, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -22,7 +22,7 @@ func TestPingPong(t *testing.T) {
 			t.Fatalf("mode %d: green thread ran %d times, want 100000", m, n)
 		}
 		want := 1.5 * math.Pow(1.0000001, 100000)
-		if got := LastFloat(); math.Abs(got-want) > 1e-6 {
+		if got := lastFloat(); math.Abs(got-want) > 1e-6 {
 			t.Fatalf("mode %d: float state lost across switches: %v, want %v", m, got, want)
 		}
 	}
@@ -30,7 +30,7 @@ func TestPingPong(t *testing.T) {
 
 func TestGuardPageFaults(t *testing.T) {
 	if os.Getenv("UGREEN_TOUCH_GUARD") == "1" {
-		TouchGuardPage()
+		touchGuardPage()
 		os.Exit(0) // not reached when the guard works
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestGuardPageFaults$")
@@ -48,12 +48,12 @@ func TestGuardPageFaults(t *testing.T) {
 }
 
 func BenchmarkSwitchFast(b *testing.B) {
-	if !HaveFast() {
+	if !haveFastSwitch() {
 		b.Skip("no fast switch on this CPU")
 	}
-	PingPong(Fast, b.N, 16)
+	pingPong(SwitchFast, b.N, 16)
 }
 
 func BenchmarkSwitchSwapcontext(b *testing.B) {
-	PingPong(Swapcontext, b.N, 16)
+	pingPong(SwitchSwapcontext, b.N, 16)
 }

@@ -3,11 +3,16 @@
  * green_schedule, wait_fd_read, wait_fd_write, async_sleep, async_connect,
  * ready_fd, ...) with uWSGI's semantics.
  *
- * Header-only: compiled into the interpreter glue (pyhost), which provides
- * uw_current_core() and core_suspend(). Pure C: these functions run on
- * green stacks, where no Go code may run.
+ * Pure C: these functions run on green stacks, where no Go code may run.
  */
+#include "glue.h"
+#include "threads.h"
+
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,20 +20,8 @@
 #include <sys/un.h>
 
 static uw_core *core_or_raise(const char *fn) {
-	if (uw_the_hub.engine == UW_ENGINE_GEVENT) {
-		/* the gevent document: mixing the two is explicitly forbidden */
-		PyErr_Format(PyExc_RuntimeError,
-		             "uwsgi.%s() cannot be used with --gevent: mixing uWSGI's async API with gevent's "
-		             "is forbidden; use gevent's own (gevent.sleep, gevent.socket, gevent.select)",
-		             fn);
-		return NULL;
-	}
-	if (uw_the_hub.engine == UW_ENGINE_THREADS) {
-		/* a thread blocks in the call itself; nothing parks it */
-		PyErr_Format(PyExc_RuntimeError,
-		             "uwsgi.%s() cannot be used with --threads: a request thread simply blocks "
-		             "(time.sleep, select, a blocking socket); uWSGI's async API needs --async N",
-		             fn);
+	if (!uw_eng->async_api) {
+		PyErr_Format(PyExc_RuntimeError, uw_eng->no_async_api, fn);
 		return NULL;
 	}
 	uw_core *c = uw_current_core();
@@ -46,10 +39,10 @@ static uw_core *core_or_raise(const char *fn) {
 static PyObject *uwm_suspend(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
-	if (uw_the_hub.engine == UW_ENGINE_THREADS) Py_RETURN_TRUE; /* as uWSGI: no suspend engine, nothing to do */
+	if (uw_eng->threaded) Py_RETURN_TRUE; /* as uWSGI: no suspend engine, nothing to do */
 	uw_core *c = core_or_raise("suspend");
 	if (!c) return NULL;
-	if (uw_the_hub.engine == UW_ENGINE_UGREEN || uw_the_hub.engine == UW_ENGINE_GREENLET) core_suspend(c);
+	uw_core_suspend(c);
 	Py_RETURN_TRUE;
 }
 
@@ -76,8 +69,8 @@ static PyObject *wait_fd(PyObject *args, int mode, const char *name) {
 	uw_core *c = core_or_raise(name);
 	if (!c || add_wait(c, fd, mode, timeout)) return NULL;
 	/* bytes, so that `yield uwsgi.wait_fd_read(fd)` works */
-	Py_INCREF(G.empty_bytes);
-	return G.empty_bytes;
+	Py_INCREF(uw_g.empty_bytes);
+	return uw_g.empty_bytes;
 }
 
 static PyObject *uwm_wait_fd_read(PyObject *self, PyObject *args) {
@@ -97,8 +90,8 @@ static PyObject *uwm_async_sleep(PyObject *self, PyObject *args) {
 	uw_core *c = core_or_raise("async_sleep");
 	if (!c) return NULL;
 	if (secs > 0) c->timeout_ms = (int64_t)(secs * 1000.0 + 0.5);
-	Py_INCREF(G.empty_bytes);
-	return G.empty_bytes;
+	Py_INCREF(uw_g.empty_bytes);
+	return uw_g.empty_bytes;
 }
 
 static PyObject *uwm_ready_fd(PyObject *self, PyObject *unused) {
@@ -214,13 +207,13 @@ static PyObject *uwm_close(PyObject *self, PyObject *args) {
 static PyObject *uwm_worker_id(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
-	return PyLong_FromLong(G.s.worker_id);
+	return PyLong_FromLong(uw_g.s.worker_id);
 }
 
 static PyObject *uwm_masterpid(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
-	return PyLong_FromLong(G.s.masterpid);
+	return PyLong_FromLong(uw_g.s.masterpid);
 }
 
 static PyObject *uwm_core_id(PyObject *self, PyObject *unused) {
@@ -262,12 +255,12 @@ static struct PyModuleDef uwm_def = {
 	NULL, NULL, NULL, NULL,
 };
 
-static PyObject *uwsgimodule_init(void) {
+PyObject *uw_uwsgimodule_init(void) {
 	PyObject *m = PyModule_Create(&uwm_def);
 	if (!m) return NULL;
-	PyModule_AddIntConstant(m, "numproc", G.s.numproc);
-	PyModule_AddIntConstant(m, "cores", uw_the_hub.ncores ? uw_the_hub.ncores : (G.s.ncores < 1 ? 1 : G.s.ncores));
-	PyModule_AddObject(m, "version", PyBytes_FromString(G.s.version ? G.s.version : "0"));
+	PyModule_AddIntConstant(m, "numproc", uw_g.s.numproc);
+	PyModule_AddIntConstant(m, "cores", uw_the_hub.ncores ? uw_the_hub.ncores : (uw_g.s.ncores < 1 ? 1 : uw_g.s.ncores));
+	PyModule_AddObject(m, "version", PyBytes_FromString(uw_g.s.version ? uw_g.s.version : "0"));
 	PyModule_AddObject(m, "opt", PyDict_New());
 	PyModule_AddStringConstant(m, "SPOOL_OK", "-2");
 	return m;
