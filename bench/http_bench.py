@@ -554,18 +554,18 @@ SCHED = re.compile(r"^runtime\.(schedule|findRunnable|park_m|goready|ready|wakep
 SYSENTRY = re.compile(r"^(runtime\.(entersyscall|exitsyscall|reentersyscall|setBlockOnExitSyscall|casgstatus|"
                       r"exitsyscallfast|entersyscallblock)|internal/runtime/syscall/linux\.Syscall6|"
                       r"syscall\.(RawSyscall6|Syscall6|Syscall|RawSyscall))")
-CGO = re.compile(r"^runtime\.(cgocall|asmcgocall)|_cgo_|^(uw_|ug_|wsgi_|core_|run_impl|on_loop_stack|async_step)")
+CGO = re.compile(r"^runtime\.(cgocall|asmcgocall)|_cgo_|^(uw_|ug_|core_|run_impl|async_|ugreen_|greenlet_|gevent_)")
 
 
 _C_FUNCS = None
 
 
 def c_funcs():
-    """Names of the C functions in pyhost/, ugreen/ and uwsgimodule/ (to tell them from Go's asm)."""
+    """Names of the C functions in pyhost/ (to tell them from Go's asm)."""
     global _C_FUNCS
     if _C_FUNCS is None:
         _C_FUNCS = set()
-        for d in ("pyhost", "ugreen", "uwsgimodule"):
+        for d in ("pyhost",):
             try:
                 names = os.listdir(os.path.join(REPO, d))
             except OSError:

@@ -21,9 +21,6 @@ static pthread_t hub_thread;
 
 static struct sigaction go_segv, go_bus;
 
-/* from CPython's internals (pycore_traceback.h): async-signal-safe, faulthandler uses it */
-PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
-
 static void say(const char *msg) { (void)!write(2, msg, strlen(msg)); }
 
 static int in_guard_page(const char *addr, int *core) {
@@ -55,7 +52,7 @@ static void guard_fault(int sig, siginfo_t *si, void *uc) {
 	if ((uw_in_python && pthread_equal(pthread_self(), hub_thread)) || thread_ts) {
 		say(sig == SIGBUS ? "!!! bus error" : "!!! segmentation fault");
 		say(" in the app or a C extension; the worker dies !!!\n");
-		_Py_DumpTraceback(2, thread_ts ? thread_ts : uw_g.tstate);
+		uw_pystate_dump_traceback(2, thread_ts ? thread_ts : uw_g.tstate);
 		signal(sig, SIG_DFL);
 		raise(sig);
 		return;

@@ -5,16 +5,25 @@
  * (TPythonState.cpp) saves per greenlet.
  */
 #include <patchlevel.h>
-#if PY_VERSION_HEX >= 0x030E0000
-/* 3.14's stack bounds live in _PyThreadStateImpl, an internal struct */
+#if PY_VERSION_HEX >= 0x030D0000
+/* 3.13's frame links and 3.14's stack bounds are in internal structs */
 #define Py_BUILD_CORE 1
 #endif
 #include "pystate.h"
 #if UW_PY_STACK_BOUNDS
+#include <internal/pycore_pythonrun.h> /* _PyOS_STACK_MARGIN_BYTES */
 #include <internal/pycore_tstate.h>
+#endif
+#if UW_PY_OWN_TRACEBACK
+#if PY_VERSION_HEX >= 0x030E0000
+#include <internal/pycore_interpframe_structs.h>
+#else
+#include <internal/pycore_frame.h>
+#endif
 #endif
 
 #include <string.h>
+#include <unistd.h>
 
 /* 3.12.0 spells it without the Py_ prefix */
 #if UW_PY_C_RECURSION && !defined(Py_C_RECURSION_LIMIT) && defined(C_RECURSION_LIMIT)
@@ -32,8 +41,8 @@ void uw_pystate_bind(PyThreadState *ts) { hub_ts = ts; }
  * own work, and as much again below the hard one. A small green stack
  * (--ugreen-stacksize 8) gets proportionally smaller margins rather than
  * none to run in. */
-#ifdef PYOS_STACK_MARGIN_BYTES
-#define UW_STACK_MARGIN ((uintptr_t)PYOS_STACK_MARGIN_BYTES)
+#ifdef _PyOS_STACK_MARGIN_BYTES
+#define UW_STACK_MARGIN ((uintptr_t)_PyOS_STACK_MARGIN_BYTES)
 #else
 #define UW_STACK_MARGIN ((uintptr_t)(2048 * sizeof(void *)))
 #endif
@@ -246,3 +255,69 @@ void uw_pystate_switch(uw_pystate *from, uw_pystate *to) {
 	save(from, ts);
 	load(to, ts);
 }
+
+/* ------------------------------------------------------ the traceback */
+
+#if UW_PY_OWN_TRACEBACK
+static void put(int fd, const char *s, size_t n) { (void)!write(fd, s, n); }
+static void puts_(int fd, const char *s) { put(fd, s, strlen(s)); }
+
+static void put_int(int fd, long v) {
+	char buf[24], *p = buf + sizeof buf;
+	int neg = v < 0;
+	unsigned long u = neg ? (unsigned long)-v : (unsigned long)v;
+	do *--p = (char)('0' + u % 10); while (u /= 10);
+	if (neg) *--p = '-';
+	put(fd, p, (size_t)(buf + sizeof buf - p));
+}
+
+/* a str, ASCII only (others as '?'), at most 200 characters */
+static void put_str(int fd, PyObject *o) {
+	if (!o || !PyUnicode_Check(o)) {
+		puts_(fd, "???");
+		return;
+	}
+	Py_ssize_t n = PyUnicode_GET_LENGTH(o);
+	int kind = PyUnicode_KIND(o);
+	const void *data = PyUnicode_DATA(o);
+	char buf[200];
+	size_t k = 0;
+	for (Py_ssize_t i = 0; i < n && k < sizeof buf; i++) {
+		Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+		buf[k++] = ch >= 32 && ch < 127 ? (char)ch : '?';
+	}
+	put(fd, buf, k);
+}
+
+void uw_pystate_dump_traceback(int fd, PyThreadState *ts) {
+	if (!ts) return;
+	puts_(fd, "Stack (most recent call first):\n");
+	int depth = 0;
+	for (struct _PyInterpreterFrame *f = ts->current_frame; f && depth < 100; f = f->previous) {
+		/* frames the C stack owns (entry trampolines) have no code */
+#if PY_VERSION_HEX >= 0x030E0000
+		if (f->owner >= FRAME_OWNED_BY_INTERPRETER) continue;
+#else
+		if (f->owner == FRAME_OWNED_BY_CSTACK) continue;
+#endif
+		PyObject *code = PyUnstable_InterpreterFrame_GetCode(f); /* a new reference: the process is dying */
+		if (!code || !PyCode_Check(code)) continue;
+		PyCodeObject *co = (PyCodeObject *)code;
+		puts_(fd, "  File \"");
+		put_str(fd, co->co_filename);
+		puts_(fd, "\", line ");
+		put_int(fd, PyUnstable_InterpreterFrame_GetLine(f));
+		puts_(fd, " in ");
+		put_str(fd, co->co_name);
+		puts_(fd, "\n");
+		depth++;
+	}
+}
+#else
+/* CPython's own (pycore_traceback.h): what faulthandler calls */
+PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
+
+void uw_pystate_dump_traceback(int fd, PyThreadState *ts) {
+	if (ts) _Py_DumpTraceback(fd, ts);
+}
+#endif

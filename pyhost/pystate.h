@@ -48,6 +48,12 @@
  * call stack; greenlet saves it from 3.14 on. */
 #define UW_PY_EXECUTOR (PY_VERSION_HEX >= 0x030E0000)
 
+/* Until 3.12 the traceback dump faulthandler uses (_Py_DumpTraceback) is
+ * exported; 3.13 hides CPython's private functions (gh-106320), so from
+ * 3.13 on pystate.c walks the frames itself, through the unstable frame
+ * API and the internal frame struct (its previous link). */
+#define UW_PY_OWN_TRACEBACK (PY_VERSION_HEX >= 0x030D0000)
+
 /* threading.local's storage: one per core, as it would be one per thread */
 typedef struct uw_tlocal {
 	PyObject *dict; /* tstate->dict (owned while saved) */
@@ -87,7 +93,7 @@ typedef struct uw_pystate {
 #endif
 	uw_cstack stack;
 #if UW_PY_EXECUTOR
-	struct _PyExecutorObject *current_executor;
+	PyObject *current_executor; /* borrowed: the executor keeps itself alive while it runs */
 #endif
 	_PyStackChunk *datastack_chunk;
 	PyObject **datastack_top;
@@ -136,5 +142,10 @@ void uw_pystate_drop_context(void);
  * uw_pystate_leave_stack puts them back. No-ops before 3.14. */
 void uw_pystate_enter_stack(uw_cstack *saved, const char *lo, const char *hi);
 void uw_pystate_leave_stack(const uw_cstack *saved);
+
+/* uw_pystate_dump_traceback writes ts's Python stack to fd, innermost
+ * call first, as faulthandler does. For a fatal signal's handler: it
+ * allocates nothing and takes no lock. */
+void uw_pystate_dump_traceback(int fd, PyThreadState *ts);
 
 #endif /* UWSGO_PYSTATE_H */
