@@ -43,11 +43,16 @@ type Config struct {
 	// OnMaxRequests once.
 	MaxRequests   int
 	OnMaxRequests func()
+	// Host is the interpreter side; nil: the embedded CPython (pyhost).
+	Host Python
 }
 
 // Hub is the Python plane of one worker.
 type Hub struct {
-	cfg Config
+	cfg      Config
+	py       Python
+	ownsLoop bool // the engine's loop is the event loop (gevent)
+	threaded bool // the cores are threads (--threads)
 
 	mu       sync.Mutex
 	queue    []mail
@@ -111,7 +116,11 @@ type fdWaiter struct {
 
 // New makes a hub; Start runs it.
 func New(cfg Config) *Hub {
-	return &Hub{cfg: cfg, waiters: map[int]*fdWaiters{}, stopped: make(chan struct{}), startErr: make(chan error, 1)}
+	py := cfg.Host
+	if py == nil {
+		py = embedded{}
+	}
+	return &Hub{cfg: cfg, py: py, waiters: map[int]*fdWaiters{}, stopped: make(chan struct{}), startErr: make(chan error, 1)}
 }
 
 // Start starts the hub thread, the interpreter and the app, and returns
@@ -262,9 +271,9 @@ func (h *Hub) thread() {
 		return
 	}
 	switch {
-	case pyhost.OwnsLoop():
+	case h.ownsLoop:
 		h.loopOwned()
-	case pyhost.Threaded():
+	case h.threaded:
 		h.loopThreads()
 	default:
 		h.loop()
@@ -285,14 +294,16 @@ func (h *Hub) setup() error {
 	}
 	h.cfg.Python.EventFD = h.efd
 	h.cfg.Python.EpollFD = h.epfd
-	if err = pyhost.Start(h.cfg.Python); err != nil {
+	if err = h.py.Start(h.cfg.Python); err != nil {
 		return err
 	}
-	h.flag = pyhost.MailboxFlag()
-	if err = pyhost.LoadApp(h.cfg.Module, h.cfg.WSGIFile, h.cfg.Callable); err != nil {
+	h.flag = h.py.MailboxFlag()
+	h.ownsLoop = h.py.OwnsLoop()
+	h.threaded = h.py.Threaded()
+	if err = h.py.LoadApp(h.cfg.Module, h.cfg.WSGIFile, h.cfg.Callable); err != nil {
 		return err
 	}
-	n := pyhost.NumCores()
+	n := h.py.NumCores()
 	h.cores = make([]coreState, n)
 	for i := n - 1; i >= 0; i-- {
 		h.free = append(h.free, i)
@@ -325,8 +336,8 @@ func (h *Hub) loop() {
 		if h.beginTurn() {
 			return
 		}
-		if pyhost.Runnable() > 0 {
-			for _, id := range pyhost.Run() {
+		if h.py.Runnable() > 0 {
+			for _, id := range h.py.Run() {
 				h.handle(int(id))
 			}
 		}
@@ -338,7 +349,7 @@ func (h *Hub) loop() {
 				timeout = 0
 			}
 		}
-		n := pyhost.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, timeout)
+		n := h.py.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, timeout)
 		h.sleeping.Store(false)
 		h.dispatch(events[:max(n, 0)]) // < 0: interrupted by a signal
 		h.fireTimers()
@@ -363,14 +374,14 @@ func (h *Hub) loopOwned() {
 		if atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() || (h.stop.Load() && h.busy == 0) {
 			timeout = 0
 		}
-		ids := pyhost.Turn(timeout)
+		ids := h.py.Turn(timeout)
 		h.sleeping.Store(false)
-		pyhost.Rearm()
+		h.py.Rearm()
 		for _, id := range ids {
 			h.handle(int(id))
 		}
 		// the network's events (gevent's loop watches the epoll set)
-		n := pyhost.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, 0)
+		n := h.py.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, 0)
 		h.dispatch(events[:max(n, 0)])
 	}
 }
@@ -422,7 +433,7 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 	if h.cfg.BeatBusySince != nil {
 		st.started = time.Now()
 	}
-	if err := pyhost.StartCore(id, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
+	if err := h.py.StartCore(id, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
 		fmt.Fprintf(os.Stderr, "core %d: %v\n", id, err)
 		req.Resp.Finish(err)
 		h.closeBody(req)
@@ -443,7 +454,7 @@ var errApp = errors.New("the application raised an exception")
 
 // handle acts on what a core reported.
 func (h *Hub) handle(id int) {
-	core := pyhost.CoreAt(id)
+	core := h.py.Core(id)
 	st := &h.cores[id]
 	ev := core.TakeEvents()
 	resp := st.req.Resp
@@ -505,30 +516,34 @@ func (h *Hub) undrain(id int) {
 		return
 	}
 	st.held = false
-	core := pyhost.CoreAt(id)
+	core := h.py.Core(id)
 	core.SetHold(false)
-	if pyhost.Threaded() {
+	if h.threaded {
 		core.GiveBack()
 		return
 	}
-	if !pyhost.OwnsLoop() && core.Parked() && !st.waiting {
+	if !h.ownsLoop && core.Parked() && !st.waiting {
 		core.Resume(st.heldReady, st.heldTimedOut)
 	}
 }
 
 // park registers what a core waits for.
-func (h *Hub) park(id int, core pyhost.Core) {
+func (h *Hub) park(id int, core Core) {
 	st := &h.cores[id]
 	st.seq++
 	st.waiting = true
 	var timeout int64
 	st.fds, timeout = core.TakeWaits(st.fds)
+	nfds := len(st.fds)
 	for _, w := range st.fds {
 		h.addWaiter(w.FD, fdWaiter{core: id, seq: st.seq, mode: w.Mode})
+		if !st.waiting {
+			return // an fd epoll refuses (or the plane's) woke it at once
+		}
 	}
 	if timeout >= 0 {
 		heap.Push(&h.timers, timer{at: time.Now().Add(time.Duration(timeout) * time.Millisecond), core: id, seq: st.seq})
-	} else if len(st.fds) == 0 {
+	} else if nfds == 0 {
 		h.wakeCore(id, -1, false)
 	}
 }
@@ -651,11 +666,11 @@ func (h *Hub) wakeCore(id, readyFD int, timedOut bool) {
 		st.heldReady, st.heldTimedOut = readyFD, timedOut
 		return // resumed when the client drains
 	}
-	pyhost.CoreAt(id).Resume(readyFD, timedOut)
+	h.py.Core(id).Resume(readyFD, timedOut)
 }
 
 func (h *Hub) nextTimeout() int {
-	if pyhost.Runnable() > 0 || atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() {
+	if h.py.Runnable() > 0 || atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() {
 		return 0
 	}
 	if h.stop.Load() && h.busy == 0 {

@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/uwsgo/uwsgo/pyhost"
 )
 
 // loopThreads is the hub loop with --threads: each core is a Python
@@ -22,8 +21,8 @@ func (h *Hub) loopThreads() {
 		if h.beginTurn() {
 			return
 		}
-		if pyhost.Runnable() > 0 {
-			for _, id := range pyhost.Run() {
+		if h.py.Runnable() > 0 {
+			for _, id := range h.py.Run() {
 				h.handleThread(int(id))
 			}
 		}
@@ -34,7 +33,7 @@ func (h *Hub) loopThreads() {
 				timeout = 0
 			}
 		}
-		n := pyhost.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, timeout)
+		n := h.py.Wait(h.epfd, unsafe.Pointer(&events[0]), maxEvents, timeout)
 		h.sleeping.Store(false)
 		h.dispatch(events[:max(n, 0)])
 	}
@@ -46,7 +45,7 @@ func (h *Hub) loopThreads() {
 func (h *Hub) handleThread(id int) {
 	h.handle(id)
 	if st := &h.cores[id]; st.req != nil && !st.held {
-		pyhost.CoreAt(id).GiveBack()
+		h.py.Core(id).GiveBack()
 	}
 }
 
@@ -54,7 +53,7 @@ func (h *Hub) handleThread(id int) {
 // whatever the requests do, so it reports the oldest request's start:
 // a thread stuck past harakiri gets the worker recycled.
 func (h *Hub) beat() {
-	if h.cfg.BeatBusySince == nil || h.busy == 0 || !pyhost.Threaded() {
+	if h.cfg.BeatBusySince == nil || h.busy == 0 || !h.threaded {
 		h.cfg.Beat(h.busy > 0)
 		return
 	}
