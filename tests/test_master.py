@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sys
 import subprocess
 import threading
 import time
@@ -204,7 +205,15 @@ DEATHS = {
 }
 
 
-@pytest.mark.parametrize("how", list(DEATHS))
+def death_param(how):
+    # 3.14 checks C recursion against the green stack's own bounds: json.dumps
+    # raises RecursionError there (test_ugreen.py shows it) and never reaches
+    # the guard page
+    unreachable = how == "guard" and sys.version_info >= (3, 14)
+    return pytest.param(how, marks=pytest.mark.skipif(unreachable, reason="Python 3.14 raises RecursionError first"))
+
+
+@pytest.mark.parametrize("how", [death_param(h) for h in DEATHS])
 def test_dead_worker_is_logged_and_respawned(uwsgo, how):
     extra, causes = DEATHS[how]
     # 24 cores: the streams below never make the other requests queue.

@@ -211,7 +211,7 @@ def test_deep_c_recursion_on_a_green_stack_raises_recursion_error(uwsgo, mode, d
         assert e.value.code == 500
         assert slow.result()[0] == 200
     srv.wait_log("RecursionError", timeout=5)
-    assert "signal 11" not in srv.log() and "guard page" not in srv.log()
+    assert "signal 11" not in srv.log() and "guard page hit" not in srv.log()
     assert get(srv.url + "/json_deep?depth=10")[1].startswith("ok")
 
 
