@@ -6,7 +6,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
 )
 
 // loopThreads is the hub loop with --threads: each core is a Python
