@@ -283,7 +283,7 @@ static PyObject *environ_template(void) {
 	PyDict_SetItemString(t, "wsgi.run_once", Py_False);
 	PyDict_SetItemString(t, "wsgi.file_wrapper", uw_g.file_wrapper_type);
 	PyDict_SetItemString(t, "wsgi.input_terminated", Py_True);
-	if (uw_the_hub.ncores > 1 && uw_eng->async_api) {
+	if (uw_the_hub.ncores > 1 && !uw_eng->threaded) {
 		PyDict_SetItemString(t, "x-wsgiorg.fdevent.readable", uw_g.wait_read_fn);
 		PyDict_SetItemString(t, "x-wsgiorg.fdevent.writable", uw_g.wait_write_fn);
 		PyDict_SetItemString(t, "x-wsgiorg.fdevent.timeout", Py_None);
