@@ -29,6 +29,16 @@ type Spec struct {
 	// worker to finish its requests before it SIGKILLs it (uWSGI's
 	// --worker-reload-mercy). 0: 60 seconds.
 	ReloadMercy time.Duration
+
+	// MaxWorkerLifetime reloads a worker gracefully once it has lived
+	// this long (uWSGI's --max-worker-lifetime). 0: never.
+	MaxWorkerLifetime time.Duration
+	// HarakiriVerbose logs what a worker killed by harakiri was doing in
+	// the kernel (its /proc syscall and wchan), as uWSGI's
+	// --harakiri-verbose does.
+	HarakiriVerbose bool
+	// Names are the process names ps shows (off when not Enabled).
+	Names Names
 }
 
 // Respawn policy.
@@ -72,7 +82,7 @@ type slot struct {
 	respawnAt  time.Time // pending respawn; zero: none
 	pendingLog string    // death not yet reported (see stopGrace)
 
-	reloading    bool      // SIGHUP sent
+	reloading    bool      // SIGHUP sent (a reload, or its lifetime ran out)
 	mercyAt      time.Time // reload: SIGKILL after this
 	mercyKilled  bool
 	harakiriKill bool // killed by harakiri
@@ -303,6 +313,9 @@ func (m *master) close() {
 }
 
 func (m *master) run() int {
+	if name := m.spec.Names.Master(); name != "" {
+		SetProcessName(name)
+	}
 	m.log.Printf("*** uwsgo master process (pid: %d) ***", os.Getpid())
 	now := time.Now()
 	m.nextHarakiri = now.Add(m.harakiriEvery)
@@ -357,10 +370,17 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 	if m.hb != nil {
 		m.hb.reset(s.id)
 	}
+	args, env := m.argv, m.workerEnv(s.id)
+	if name := m.spec.Names.Worker(s.id); name != "" {
+		// the name as argv[0] makes room for it in the worker's argv
+		// area (see SetProcessName); the worker's options follow
+		args = append([]string{name}, m.argv[1:]...)
+		env = append(env, EnvProcname+"="+name)
+	}
 	cmd := &exec.Cmd{
 		Path: m.exe,
-		Args: m.argv,
-		Env:  m.workerEnv(s.id),
+		Args: args,
+		Env:  env,
 		SysProcAttr: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
 		},
@@ -438,7 +458,7 @@ func (m *master) workerEnv(id int) []string {
 }
 
 func isWorkerVar(kv string) bool {
-	for _, k := range []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri} {
+	for _, k := range workerVars {
 		if strings.HasPrefix(kv, k+"=") {
 			return true
 		}
@@ -589,6 +609,11 @@ func (m *master) tick(now time.Time) {
 			}
 			m.start(s, now, true)
 		}
+		if lt := m.spec.MaxWorkerLifetime; lt > 0 && s.alive && !s.reloading && !now.Before(s.started.Add(lt)) {
+			m.log.Printf("worker %d lifetime reached, it was running for %d second(s)", s.id, int(now.Sub(s.started).Seconds()))
+			s.reloading, s.mercyAt = true, now.Add(m.spec.ReloadMercy)
+			m.kill(s, syscall.SIGHUP)
+		}
 		if s.alive && s.reloading && !s.mercyKilled && !now.Before(s.mercyAt) {
 			m.log.Printf("worker %d (pid: %d) did not finish its reload in %v: SIGKILL", s.id, s.pid, m.spec.ReloadMercy)
 			s.mercyKilled = true
@@ -608,6 +633,9 @@ func (m *master) tick(now time.Time) {
 			}
 			if stuck := time.Duration(mono - last); stuck >= m.spec.Harakiri {
 				m.log.Printf("*** HARAKIRI ON WORKER %d (pid: %d, stuck for %v) ***", s.id, s.pid, stuck.Round(100*time.Millisecond))
+				if m.spec.HarakiriVerbose {
+					m.logStuck(s)
+				}
 				s.harakiriKill = true
 				m.kill(s, syscall.SIGKILL)
 			}
@@ -632,12 +660,27 @@ func (m *master) nextWake() (time.Time, bool) {
 			consider(s.respawnAt)
 		} else if s.reloading && !s.mercyKilled {
 			consider(s.mercyAt)
+		} else if lt := m.spec.MaxWorkerLifetime; lt > 0 && !s.reloading {
+			consider(s.started.Add(lt))
 		}
 	}
 	if m.hb != nil {
 		consider(m.nextHarakiri)
 	}
 	return t, !t.IsZero()
+}
+
+// logStuck says where a stuck worker is in the kernel, as uWSGI's
+// --harakiri-verbose: /proc/PID/syscall (the system call and its
+// arguments, or "running") and /proc/PID/wchan (where it sleeps).
+func (m *master) logStuck(s *slot) {
+	for _, f := range []string{"syscall", "wchan"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", s.pid, f))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		m.log.Printf("HARAKIRI: -- %s> %s", f, strings.TrimSpace(string(b)))
+	}
 }
 
 // stopLike reports whether a worker left the way a stop request makes it

@@ -20,7 +20,10 @@ const (
 	EnvListenFDs   = "UWSGO_LISTEN_FDS"   // number of listeners, on fds 3, 4, ... in Spec order
 	EnvHeartbeatFD = "UWSGO_HEARTBEAT_FD" // fd of the heartbeat area; absent when harakiri is off
 	EnvHarakiri    = "UWSGO_HARAKIRI"     // harakiri timeout as a Go duration ("30s"); absent when off
+	EnvProcname    = "UWSGO_PROCNAME"     // the name ps shows for the worker; absent when names are off
 )
+
+var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname}
 
 // FirstListenFD is the fd of the first inherited listener.
 const FirstListenFD = 3
@@ -67,7 +70,10 @@ func CurrentWorker() (*Worker, bool) {
 			return
 		}
 		w, err := workerFromEnv(os.Getenv)
-		for _, k := range []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri} {
+		if name := os.Getenv(EnvProcname); name != "" && err == nil {
+			SetProcessName(name)
+		}
+		for _, k := range workerVars {
 			os.Unsetenv(k)
 		}
 		if err != nil {

@@ -689,7 +689,7 @@ func (c *conn) sendFile(it *outItem) bool {
 // for the next request or close it.
 func (c *conn) responseDone() {
 	if !c.quiet {
-		c.s.logRequest(&c.rl)
+		c.s.logRequest(c)
 	}
 	if c.cut {
 		// only a reset tells the client the body is incomplete
@@ -752,7 +752,7 @@ func (c *conn) gone() {
 		return
 	}
 	if c.state == stApp && !c.quiet {
-		c.s.logRequest(&c.rl) // what the client got before it went
+		c.s.logRequest(c) // what the client got before it went
 	}
 	c.close()
 }

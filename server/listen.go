@@ -21,13 +21,40 @@ const DefaultBacklog = 100
 // by hand because net.Listen always uses the kernel's somaxconn as the
 // backlog, and --listen must be honoured.
 func Listen(addr string, backlog int) (net.Listener, error) {
-	if backlog <= 0 {
-		backlog = DefaultBacklog
+	return ListenSocket(addr, SocketOptions{Backlog: backlog, UID: -1, GID: -1})
+}
+
+// SocketOptions are what uWSGI lets one set on its sockets.
+type SocketOptions struct {
+	Backlog int // --listen; <= 0: DefaultBacklog
+	// Mode is given to a unix socket file once it is bound
+	// (--chmod-socket); 0 leaves what the umask made.
+	Mode os.FileMode
+	// UID and GID own a unix socket file once it is bound
+	// (--chown-socket); -1 leaves each as it is.
+	UID, GID int
+}
+
+// ListenSocket is Listen with uWSGI's socket options. The mode and owner
+// are set between bind and listen, so no client connects before they
+// hold; they do not apply to TCP or abstract sockets (no file).
+func ListenSocket(addr string, opt SocketOptions) (net.Listener, error) {
+	if opt.Backlog <= 0 {
+		opt.Backlog = DefaultBacklog
 	}
 	if isUnixAddr(addr) {
-		return listenUnix(addr, backlog)
+		return listenUnix(addr, opt)
 	}
-	return listenTCP(addr, backlog)
+	return listenTCP(addr, opt.Backlog)
+}
+
+// SocketFile returns the file a unix socket address binds ("" for TCP and
+// abstract addresses): what --vacuum removes at exit.
+func SocketFile(addr string) string {
+	if isUnixAddr(addr) && !strings.HasPrefix(addr, "@") {
+		return addr
+	}
+	return ""
 }
 
 func isUnixAddr(addr string) bool {
@@ -45,10 +72,10 @@ func listenTCP(addr string, backlog int) (net.Listener, error) {
 	}
 	if host == "" || host == "*" {
 		// Every address: dual-stack IPv6 when the host has it, else IPv4.
-		if ln, err := bindListen(syscall.AF_INET6, &syscall.SockaddrInet6{Port: int(port)}, addr, backlog); err == nil {
+		if ln, err := bindListen(syscall.AF_INET6, &syscall.SockaddrInet6{Port: int(port)}, addr, backlog, nil); err == nil {
 			return ln, nil
 		}
-		return bindListen(syscall.AF_INET, &syscall.SockaddrInet4{Port: int(port)}, addr, backlog)
+		return bindListen(syscall.AF_INET, &syscall.SockaddrInet4{Port: int(port)}, addr, backlog, nil)
 	}
 	ta, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(host, portStr))
 	if err != nil {
@@ -57,7 +84,7 @@ func listenTCP(addr string, backlog int) (net.Listener, error) {
 	if ip4 := ta.IP.To4(); ip4 != nil {
 		sa := &syscall.SockaddrInet4{Port: ta.Port}
 		copy(sa.Addr[:], ip4)
-		return bindListen(syscall.AF_INET, sa, addr, backlog)
+		return bindListen(syscall.AF_INET, sa, addr, backlog, nil)
 	}
 	sa := &syscall.SockaddrInet6{Port: ta.Port}
 	copy(sa.Addr[:], ta.IP.To16())
@@ -66,17 +93,34 @@ func listenTCP(addr string, backlog int) (net.Listener, error) {
 			sa.ZoneId = uint32(ifi.Index)
 		}
 	}
-	return bindListen(syscall.AF_INET6, sa, addr, backlog)
+	return bindListen(syscall.AF_INET6, sa, addr, backlog, nil)
 }
 
-func listenUnix(path string, backlog int) (net.Listener, error) {
-	if !strings.HasPrefix(path, "@") {
-		if err := removeStaleSocket(path); err != nil {
-			return nil, err
+func listenUnix(path string, opt SocketOptions) (net.Listener, error) {
+	if strings.HasPrefix(path, "@") {
+		// Go's SockaddrUnix turns a leading "@" into an abstract name.
+		return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, opt.Backlog, nil)
+	}
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
+	}
+	var bound func() error
+	if opt.Mode != 0 || opt.UID >= 0 || opt.GID >= 0 {
+		bound = func() error {
+			if opt.Mode != 0 {
+				if err := os.Chmod(path, opt.Mode); err != nil {
+					return fmt.Errorf("chmod-socket: %w", err)
+				}
+			}
+			if opt.UID >= 0 || opt.GID >= 0 {
+				if err := os.Chown(path, opt.UID, opt.GID); err != nil {
+					return fmt.Errorf("chown-socket: %w", err)
+				}
+			}
+			return nil
 		}
 	}
-	// Go's SockaddrUnix turns a leading "@" into an abstract name.
-	return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, backlog)
+	return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, opt.Backlog, bound)
 }
 
 // removeStaleSocket removes a socket file left by a dead process, and
@@ -102,8 +146,9 @@ func removeStaleSocket(path string) error {
 	return nil
 }
 
-// bindListen does socket/setsockopt/bind/listen and wraps the fd.
-func bindListen(family int, sa syscall.Sockaddr, name string, backlog int) (net.Listener, error) {
+// bindListen does socket/setsockopt/bind/listen and wraps the fd; bound
+// (if not nil) runs between bind and listen.
+func bindListen(family int, sa syscall.Sockaddr, name string, backlog int, bound func() error) (net.Listener, error) {
 	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("listen %q: socket: %w", name, err)
@@ -125,6 +170,13 @@ func bindListen(family int, sa syscall.Sockaddr, name string, backlog int) (net.
 	}
 	if err := syscall.Bind(fd, sa); err != nil {
 		return fail("bind", err)
+	}
+	if bound != nil {
+		if err := bound(); err != nil {
+			syscall.Close(fd)
+			os.Remove(name)
+			return nil, fmt.Errorf("socket %q: %w", name, err)
+		}
 	}
 	if err := syscall.Listen(fd, backlog); err != nil {
 		return fail("listen", err)

@@ -10,6 +10,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -69,6 +70,7 @@ type Config struct {
 	SocketTimeout  time.Duration
 	Logger         *log.Logger // request and error log (stderr when nil)
 	DisableLogging bool        // no request lines (errors are still logged)
+	RequestLog     RequestLog  // request line format, destination, conditional logging
 	WorkerID       int         // which worker this is (uWSGI's line has no field for it)
 	// SharedListeners: other workers accept on the same sockets, so a
 	// worker without a free core stops accepting and leaves new
@@ -87,6 +89,9 @@ type Server struct {
 	maxHead int // HTTP head limit
 	lim     headLimits
 
+	reqOut    io.Writer  // request lines
+	logFormat *LogFormat // nil: uWSGI's default line
+
 	inflight atomic.Int64  // submitted, not finished by the hub
 	reqs     atomic.Uint64 // requests seen by this worker
 
@@ -103,6 +108,7 @@ type Server struct {
 	paused    []*listener
 	full      bool // no free core: the listeners are out of the epoll set
 	date      dateCache
+	logBuf    []byte // the request line being written
 
 	// Shared with other goroutines.
 	work    atomic.Bool // pending or dirty is non-empty
@@ -161,6 +167,13 @@ func New(cfg Config) *Server {
 		conns:   map[int]*conn{},
 		names:   nameCache{},
 		drained: make(chan struct{}),
+	}
+	s.reqOut = cfg.RequestLog.Out
+	if s.reqOut == nil {
+		s.reqOut = lg.Writer()
+	}
+	if cfg.RequestLog.Format != "" {
+		s.logFormat = CompileLogFormat(cfg.RequestLog.Format)
 	}
 	s.loop.Attach(s)
 	return s
