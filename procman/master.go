@@ -39,6 +39,18 @@ type Spec struct {
 	HarakiriVerbose bool
 	// Names are the process names ps shows (off when not Enabled).
 	Names Names
+	// GracefulTerm makes SIGTERM a graceful stop (uWSGI's
+	// hook-master-start = unix_signal:15 gracefully_kill_them_all):
+	// the workers get SIGTERM and ReloadMercy to finish their requests.
+	GracefulTerm bool
+	// Signals, when set, is a channel the caller has already subscribed
+	// (signal.Notify) to SIGINT, SIGQUIT, SIGTERM and SIGHUP, so that a
+	// signal that arrives while the master starts is not lost.
+	Signals chan os.Signal
+	// ReqLog, when set, is inherited by every worker for its request
+	// lines (a req-logger file the master opened before it dropped
+	// privileges); see Worker.ReqLog.
+	ReqLog *os.File
 }
 
 // Respawn policy.
@@ -120,6 +132,7 @@ type master struct {
 	nextHarakiri  time.Time
 
 	stopping   bool
+	stopSig    syscall.Signal // what the workers were sent
 	stopSince  time.Time
 	stopKillAt time.Time // zero once the stragglers were SIGKILLed
 }
@@ -209,8 +222,11 @@ func newMaster(spec Spec) (*master, error) {
 		m.slots[i] = &slot{id: i}
 	}
 	m.exitCh = make(chan exitEvent, spec.Processes)
-	m.sigCh = make(chan os.Signal, 8)
-	signal.Notify(m.sigCh, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	m.sigCh = spec.Signals
+	if m.sigCh == nil {
+		m.sigCh = make(chan os.Signal, 8)
+		signal.Notify(m.sigCh, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	}
 	m.spawn = make(chan spawnReq)
 	go spawner(m.spawn)
 	return m, nil
@@ -400,6 +416,9 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 	if m.hb != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, m.hb.file)
 	}
+	if m.spec.ReqLog != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, m.spec.ReqLog)
+	}
 	done := make(chan error, 1)
 	m.spawn <- spawnReq{cmd, done}
 	s.started = now
@@ -447,6 +466,13 @@ func (m *master) workerEnv(id int) []string {
 		ours = append(ours,
 			EnvHeartbeatFD+"="+fmt.Sprint(FirstListenFD+len(m.spec.Listeners)),
 			EnvHarakiri+"="+m.spec.Harakiri.String())
+	}
+	if m.spec.ReqLog != nil {
+		fd := FirstListenFD + len(m.spec.Listeners)
+		if m.hb != nil {
+			fd++
+		}
+		ours = append(ours, EnvReqLogFD+"="+fmt.Sprint(fd))
 	}
 	var env []string
 	for _, kv := range append(os.Environ(), m.spec.Env...) {
@@ -509,10 +535,16 @@ func (m *master) onSignal(sig os.Signal) {
 			return
 		}
 		m.stopping, m.stopSince, m.stopKillAt = true, now, now.Add(m.spec.StopTimeout)
-		m.log.Printf("%s received: stopping workers...", sigName(sig.(syscall.Signal)))
+		m.stopSig = syscall.SIGINT
+		if sig == syscall.SIGTERM && m.spec.GracefulTerm {
+			m.stopSig, m.stopKillAt = syscall.SIGTERM, now.Add(m.spec.ReloadMercy)
+			m.log.Printf("SIGTERM received: gracefully killing workers (they have %v to finish)...", m.spec.ReloadMercy)
+		} else {
+			m.log.Printf("%s received: stopping workers...", sigName(sig.(syscall.Signal)))
+		}
 		for _, s := range m.slots[1:] {
 			s.respawnAt, s.pendingLog = time.Time{}, ""
-			m.kill(s, syscall.SIGINT)
+			m.kill(s, m.stopSig)
 		}
 	}
 }
@@ -593,7 +625,7 @@ func (m *master) tick(now time.Time) {
 		if !m.stopKillAt.IsZero() && !now.Before(m.stopKillAt) {
 			for _, s := range m.slots[1:] {
 				if s.alive {
-					m.log.Printf("worker %d (pid: %d) still there after %v: SIGKILL", s.id, s.pid, m.spec.StopTimeout)
+					m.log.Printf("worker %d (pid: %d) still there after %v: SIGKILL", s.id, s.pid, m.stopKillAt.Sub(m.stopSince).Round(time.Millisecond))
 					m.kill(s, syscall.SIGKILL)
 				}
 			}

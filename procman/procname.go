@@ -1,10 +1,10 @@
 package procman
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"unsafe"
 )
 
@@ -73,13 +73,15 @@ func SetProcessName(name string) bool {
 	return n == len(name)
 }
 
-// setComm sets the kernel's command name (ps -o comm, top); the kernel
-// keeps the first 15 bytes.
+// setComm sets the kernel's command name (ps -o comm, top), which keeps
+// the first 15 bytes. prctl(PR_SET_NAME) would name only the calling
+// thread, and Go may run us on any; /proc/self/comm names the main
+// thread, whose name is the process's.
 func setComm(name string) {
-	b := make([]byte, 16)
-	copy(b[:15], name)
-	const prSetName = 15 // PR_SET_NAME
-	syscall.RawSyscall(syscall.SYS_PRCTL, prSetName, uintptr(unsafe.Pointer(&b[0])), 0)
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	os.WriteFile("/proc/self/comm", []byte(name), 0)
 }
 
 // Names is uWSGI's naming scheme for the processes (see uwsgi_fork and the

@@ -21,9 +21,10 @@ const (
 	EnvHeartbeatFD = "UWSGO_HEARTBEAT_FD" // fd of the heartbeat area; absent when harakiri is off
 	EnvHarakiri    = "UWSGO_HARAKIRI"     // harakiri timeout as a Go duration ("30s"); absent when off
 	EnvProcname    = "UWSGO_PROCNAME"     // the name ps shows for the worker; absent when names are off
+	EnvReqLogFD    = "UWSGO_REQLOG_FD"    // fd of the request log file; absent without one
 )
 
-var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname}
+var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname, EnvReqLogFD}
 
 // FirstListenFD is the fd of the first inherited listener.
 const FirstListenFD = 3
@@ -45,6 +46,7 @@ type Worker struct {
 	MasterPID int        // uwsgi.masterpid(); 0 when there is no master
 	Listeners []*os.File // inherited, in Spec order; close-on-exec
 	Heartbeat *Heartbeat // nil when harakiri is off or no master
+	ReqLog    *os.File   // request log file opened by the master; nil: none
 	Harakiri  time.Duration
 	// Harakiri is the master's harakiri timeout (0: off). A hub that
 	// blocks while busy should wake (and Beat) well within it.
@@ -123,6 +125,14 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 		if w.Harakiri, err = time.ParseDuration(getenv(EnvHarakiri)); err != nil || w.Harakiri < 0 {
 			return nil, fmt.Errorf("%s=%q: want a duration", EnvHarakiri, getenv(EnvHarakiri))
 		}
+	}
+	if getenv(EnvReqLogFD) != "" {
+		fd, err := num(EnvReqLogFD, FirstListenFD+nfds)
+		if err != nil {
+			return nil, err
+		}
+		syscall.CloseOnExec(fd)
+		w.ReqLog = os.NewFile(uintptr(fd), "uwsgo-request-log")
 	}
 	if getenv(EnvHeartbeatFD) != "" {
 		fd, err := num(EnvHeartbeatFD, FirstListenFD+nfds)

@@ -20,6 +20,8 @@ const Version = "0.1.0"
 const envStartDir = "UWSGO_START_DIR"
 
 func main() {
+	// before anything keeps a piece of argv (see procman.SetProcessName)
+	os.Args = procman.CaptureArgv(os.Args)
 	if os.Getenv("GOGC") == "" {
 		// The Go heap of a worker is small and short-lived (buffers per
 		// request): collecting it four times less often costs a few MiB

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/uwsgo/uwsgo/config"
 	"github.com/uwsgo/uwsgo/hub"
+	"github.com/uwsgo/uwsgo/logsink"
 	"github.com/uwsgo/uwsgo/procman"
 	"github.com/uwsgo/uwsgo/pyhost"
 	"github.com/uwsgo/uwsgo/server"
@@ -26,16 +29,35 @@ type socketSpec struct {
 	kind server.Kind
 }
 
-func socketSpecs(o *config.Options) []socketSpec {
+// socketSpecs lists the listeners: --socket ones speak uwsgi unless
+// --socket-protocol (--protocol) says http; --http-socket and
+// --http11-socket speak HTTP/1.1 (with keep-alive, so they are the same).
+func socketSpecs(o *config.Options, e *effects) ([]socketSpec, error) {
+	kind := server.UWSGI
+	switch p := strings.ToLower(e.protocol); p {
+	case "", "uwsgi":
+	case "http", "http11":
+		kind = server.HTTP
+	default:
+		return nil, fmt.Errorf("--socket-protocol %q: uwsgo speaks uwsgi and http (http11) on its sockets", e.protocol)
+	}
 	var specs []socketSpec
 	for _, a := range o.Sockets {
-		specs = append(specs, socketSpec{a, server.UWSGI})
+		specs = append(specs, socketSpec{a, kind})
 	}
 	for _, a := range o.HTTPSockets {
 		specs = append(specs, socketSpec{a, server.HTTP})
 	}
-	return specs
+	for _, a := range e.httpSockets {
+		specs = append(specs, socketSpec{a, server.HTTP})
+	}
+	return specs, nil
 }
+
+// logger carries uwsgo's own lines (stderr, dated with --log-date).
+var logger = log.New(os.Stderr, "", 0)
+
+func say(format string, a ...any) { logger.Printf(format, a...) }
 
 func kindName(k server.Kind) string {
 	if k == server.HTTP {
@@ -45,6 +67,19 @@ func kindName(k server.Kind) string {
 }
 
 func run(o *config.Options) error {
+	e := effectsOf(o)
+	lg, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	logger = lg
+	if e.umask != "" {
+		mask, err := parseUmask(e.umask)
+		if err != nil {
+			return err
+		}
+		syscall.Umask(mask)
+	}
 	if o.Chdir != "" {
 		if err := os.Chdir(o.Chdir); err != nil {
 			return fmt.Errorf("--chdir: %w", err)
@@ -54,23 +89,121 @@ func run(o *config.Options) error {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
 	}
+	specs, err := socketSpecs(o, e)
+	if err != nil {
+		return err
+	}
 	if w, ok := procman.CurrentWorker(); ok {
 		lns, err := inheritedListeners(w.Listeners)
 		if err != nil {
 			return err
 		}
-		return runWorker(o, lns, w)
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+		return runWorker(o, e, specs, lns, w, w.ReqLog, sigs)
 	}
-	specs := socketSpecs(o)
+
+	// The process the user started. Its signals are caught from here on,
+	// so that a stop that comes early still removes what --vacuum should.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	// Everything that can be refused is checked before anything starts.
+	cr, err := resolveCreds(e)
+	if err != nil {
+		return err
+	}
+	sockOpt, err := socketOptions(e, o.Listen)
+	if err != nil {
+		return err
+	}
+	if cr != nil && e.chownSocket == "" {
+		// uWSGI drops privileges before it binds (unless chown-socket is
+		// set), so its socket files belong to --uid/--gid. uwsgo binds
+		// first (a port below 1024 works) and gives the files the same
+		// owner.
+		sockOpt.UID, sockOpt.GID = cr.uid, cr.gid
+	}
+	for _, h := range e.hooks {
+		if !isGracefulTermHook(h) {
+			say("*** WARNING: hook-master-start %q is not implemented (only unix_signal:15 gracefully_kill_them_all) ***", h)
+		}
+	}
+	var loggerFiles []string
+	for _, l := range e.loggers {
+		if path, ok := logsink.FileTarget(l); ok {
+			loggerFiles = append(loggerFiles, path)
+		} else if l != "stdio" && l != "stderr" {
+			say("*** WARNING: logger %q is not implemented (only file:PATH and stdio): logging to stderr ***", l)
+		}
+	}
+	var reqLogPath string
+	for _, l := range e.reqLoggers {
+		if path, ok := logsink.FileTarget(l); ok {
+			reqLogPath = path
+		} else if l != "stdio" && l != "stderr" {
+			say("*** WARNING: req-logger %q is not implemented (only file:PATH and stdio): request lines go to stderr ***", l)
+		}
+	}
+	if !isDaemon() && (e.daemonize != "" || e.daemonize2 != "") {
+		path, wait := e.daemonize, false
+		if path == "" {
+			path, wait = e.daemonize2, true
+		}
+		code, err := daemonize(path, wait)
+		if err != nil {
+			return &exitError{code: code, err: err}
+		}
+		return &exitError{code: code, err: errors.New("daemonized"), silent: true}
+	}
+	for _, path := range append([]string{e.logto}, loggerFiles...) {
+		if err := redirectLog(path, "--logto"); err != nil {
+			return err
+		}
+	}
+	var reqLog *os.File
+	if reqLogPath != "" {
+		if reqLog, err = logsink.OpenFile(reqLogPath); err != nil {
+			return fmt.Errorf("--req-logger: %w", err)
+		}
+		defer reqLog.Close()
+	}
+
 	lns := make([]net.Listener, len(specs))
+	var created []string // what --vacuum removes
+	defer func() {
+		if e.vacuum {
+			vacuum(created, say)
+		}
+	}()
 	for i, s := range specs {
-		ln, err := server.Listen(s.addr, o.Listen)
+		ln, err := server.ListenSocket(s.addr, sockOpt)
 		if err != nil {
 			return fmt.Errorf("cannot bind %s socket %s: %w", kindName(s.kind), s.addr, err)
 		}
 		lns[i] = ln
+		if f := server.SocketFile(s.addr); f != "" {
+			created = append(created, f)
+		}
 	}
-	banner(o, specs, lns)
+	if e.pidfile != "" {
+		if err := writePidfile(e.pidfile); err != nil {
+			return fmt.Errorf("--pidfile %s: %w", e.pidfile, err)
+		}
+		created = append(created, e.pidfile)
+	}
+	if err := cr.drop(say); err != nil {
+		return err
+	}
+	if e.pidfile2 != "" {
+		if err := writePidfile(e.pidfile2); err != nil {
+			return fmt.Errorf("--pidfile2 %s: %w", e.pidfile2, err)
+		}
+		created = append(created, e.pidfile2)
+	}
+	if err := redirectLog(e.logto2, "--logto2"); err != nil {
+		return err
+	}
+	banner(o, e, specs, lns)
 	if o.Master || o.Processes > 1 {
 		files := make([]*os.File, len(lns))
 		for i, ln := range lns {
@@ -81,17 +214,42 @@ func run(o *config.Options) error {
 			files[i] = f
 			ln.Close() // the dup in f keeps the socket open
 		}
+		daemonReady()
 		code := procman.RunMaster(procman.Spec{
-			Processes: o.Processes,
-			Listeners: files,
-			Harakiri:  time.Duration(o.Harakiri) * time.Second,
+			Processes:         o.Processes,
+			Listeners:         files,
+			Harakiri:          time.Duration(o.Harakiri) * time.Second,
+			Logger:            logger,
+			ReloadMercy:       time.Duration(e.reloadMercy) * time.Second,
+			MaxWorkerLifetime: time.Duration(e.maxWorkerLifetime) * time.Second,
+			HarakiriVerbose:   e.harakiriVerbose,
+			Names:             e.names,
+			GracefulTerm:      e.gracefulTerm,
+			ReqLog:            reqLog,
+			Signals:           sigs,
 		})
 		if code != 0 {
 			return &exitError{code: code, err: fmt.Errorf("master exited with status %d", code)}
 		}
 		return nil
 	}
-	return runWorker(o, lns, nil)
+	return runWorker(o, e, specs, lns, nil, reqLog, sigs)
+}
+
+// redirectLog points stdout and stderr at a log file ("" does nothing).
+func redirectLog(path, opt string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := logsink.OpenFile(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", opt, err)
+	}
+	defer f.Close()
+	if err := logsink.Redirect(f); err != nil {
+		return fmt.Errorf("%s %s: %w", opt, path, err)
+	}
+	return nil
 }
 
 func listenerFile(ln net.Listener) (*os.File, error) {
@@ -118,15 +276,15 @@ func inheritedListeners(files []*os.File) ([]net.Listener, error) {
 	return lns, nil
 }
 
-func banner(o *config.Options, specs []socketSpec, lns []net.Listener) {
+func banner(o *config.Options, e *effects, specs []socketSpec, lns []net.Listener) {
 	wd, _ := os.Getwd()
-	fmt.Fprintf(os.Stderr, "*** Starting uwsgo %s (%dbit) on [%s] ***\n", Version, 64,
+	say("*** Starting uwsgo %s (%dbit) on [%s] ***\n", Version, 64,
 		time.Now().Format("Mon Jan _2 15:04:05 2006"))
-	fmt.Fprintf(os.Stderr, "detected number of CPU cores: %d\n", runtime.NumCPU())
-	fmt.Fprintf(os.Stderr, "current working directory: %s\n", wd)
-	fmt.Fprintf(os.Stderr, "detected binary path: %s\n", exePath())
+	say("detected number of CPU cores: %d\n", runtime.NumCPU())
+	say("current working directory: %s\n", wd)
+	say("detected binary path: %s\n", exePath())
 	for i, s := range specs {
-		fmt.Fprintf(os.Stderr, "%s socket %d bound to %s (listen backlog %d)\n", kindName(s.kind), i, lns[i].Addr(), o.Listen)
+		say("%s socket %d bound to %s (listen backlog %d)\n", kindName(s.kind), i, lns[i].Addr(), o.Listen)
 	}
 	engine, cores := engineFor(o)
 	mode := "preforking"
@@ -139,26 +297,29 @@ func banner(o *config.Options, specs []socketSpec, lns []net.Listener) {
 	case cores > 1 || engine != pyhost.EngineAsync:
 		mode = "async"
 	}
-	fmt.Fprintf(os.Stderr, "*** Operational MODE: %s ***\n", mode)
-	fmt.Fprintf(os.Stderr, "Python version: %s\n", pyhost.PythonVersion())
+	say("*** Operational MODE: %s ***\n", mode)
+	say("Python version: %s\n", pyhost.PythonVersion())
 	switch engine {
 	case pyhost.EngineUGreen:
-		fmt.Fprintf(os.Stderr, "uGreen: %d green threads, stack %d KiB (%d pages) with guard pages, %s switch\n",
+		say("uGreen: %d green threads, stack %d KiB (%d pages) with guard pages, %s switch\n",
 			cores, o.UGreenStackPages*os.Getpagesize()/1024, o.UGreenStackPages, o.UGreenSwitch)
 	case pyhost.EngineGreenlet:
-		fmt.Fprintf(os.Stderr, "greenlet engine: %d cores\n", cores)
+		say("greenlet engine: %d cores\n", cores)
 	case pyhost.EngineGevent:
-		fmt.Fprintf(os.Stderr, "gevent loop engine: %d async cores (monkey patching: %v)\n", cores, o.GeventMonkey || o.GeventEarly)
+		say("gevent loop engine: %d async cores (monkey patching: %v)\n", cores, o.GeventMonkey || o.GeventEarly)
 	case pyhost.EngineThreads:
-		fmt.Fprintf(os.Stderr, "threads: %d per worker\n", cores)
+		say("threads: %d per worker\n", cores)
 	default:
 		if cores > 1 {
-			fmt.Fprintf(os.Stderr, "async: %d cores\n", cores)
-			fmt.Fprintf(os.Stderr, "*** WARNING: async mode without a suspend engine (--ugreen or --greenlet): uwsgi.suspend() does nothing, the app must yield to let other cores run ***\n")
+			say("async: %d cores\n", cores)
+			say("*** WARNING: async mode without a suspend engine (--ugreen or --greenlet): uwsgi.suspend() does nothing, the app must yield to let other cores run ***\n")
 		}
 	}
 	if o.Processes > 1 || o.Master {
-		fmt.Fprintf(os.Stderr, "master process enabled, %d worker(s)\n", o.Processes)
+		say("master process enabled, %d worker(s)\n", o.Processes)
+	}
+	if e.cheaper {
+		say("*** WARNING: cheaper mode is not implemented: all %d worker(s) are started at once and kept ***\n", o.Processes)
 	}
 	printAccepted(os.Stderr, o)
 }
@@ -176,7 +337,7 @@ func exePath() string {
 // accepted deliver their request before it closes the idle ones.
 const acceptSettle = 100 * time.Millisecond
 
-func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
+func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.Listener, w *procman.Worker, reqLog *os.File, sigs chan os.Signal) error {
 	engine, cores := engineFor(o)
 	switchMode := pyhost.SwitchFast
 	if o.UGreenSwitch == config.SwitchSwapcontext {
@@ -199,7 +360,13 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		settings.WorkerID, settings.NumProc, settings.MasterPID = w.ID, w.NumProc, w.MasterPID
 	}
 
-	reload := make(chan struct{}, 1)
+	reload := make(chan string, 1) // why the worker recycles itself
+	recycle := func(why string) {
+		select {
+		case reload <- why:
+		default:
+		}
+	}
 	var srv *server.Server
 	hcfg := hub.Config{
 		Python:      settings,
@@ -213,10 +380,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 			// connection goes to the next worker (with a master) and the
 			// count is exact.
 			srv.StopAccepting()
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
+			recycle(fmt.Sprintf("max requests reached (%d)", o.MaxRequests))
 		},
 	}
 	if w != nil && w.Heartbeat != nil {
@@ -234,7 +398,7 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	if o.WSGIFile != "" {
 		app = o.WSGIFile
 	}
-	fmt.Fprintf(os.Stderr, "WSGI app 0 (mountpoint='') ready in %d seconds: %s:%s, pid: %d, cores: %d\n",
+	say("WSGI app 0 (mountpoint='') ready in %d seconds: %s:%s, pid: %d, cores: %d\n",
 		int(time.Since(start).Seconds()), app, o.Callable, os.Getpid(), cores)
 
 	statics := make([]server.StaticMap, 0, len(o.StaticMap))
@@ -245,28 +409,40 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 		}
 		statics = append(statics, m)
 	}
+	var reqOut io.Writer = os.Stderr // request lines are never dated, as in uWSGI
+	if reqLog != nil {
+		reqOut = reqLog
+	}
 	srv = server.New(server.Config{
-		Loop:            h,
-		StaticMaps:      statics,
-		StaticIndex:     o.StaticIndex,
-		BufferSize:      o.BufferSize,
-		PostBuffering:   o.PostBuffering,
-		LimitPost:       o.LimitPost,
-		MaxVars:         o.MaxVars,
-		SocketTimeout:   time.Duration(o.SocketTimeout) * time.Second,
-		HTTPTimeout:     time.Duration(o.HTTPTimeout) * time.Second,
-		Logger:          log.New(os.Stderr, "", 0),
-		DisableLogging:  o.DisableLogging,
+		Loop:           h,
+		StaticMaps:     statics,
+		StaticIndex:    o.StaticIndex,
+		BufferSize:     o.BufferSize,
+		PostBuffering:  o.PostBuffering,
+		LimitPost:      o.LimitPost,
+		MaxVars:        o.MaxVars,
+		SocketTimeout:  time.Duration(o.SocketTimeout) * time.Second,
+		HTTPTimeout:    time.Duration(o.HTTPTimeout) * time.Second,
+		Logger:         logger,
+		DisableLogging: o.DisableLogging,
+		RequestLog: server.RequestLog{
+			Format:        e.logFormat,
+			Out:           reqOut,
+			Log4xx:        e.log4xx,
+			Log5xx:        e.log5xx,
+			Slow:          time.Duration(e.logSlowMS) * time.Millisecond,
+			XForwardedFor: e.logXFF,
+		},
 		WorkerID:        settings.WorkerID,
 		SharedListeners: o.Processes > 1,
 	})
-	// Catch the stop signals before the first request can be answered: a
-	// client that saw an answer may signal at once, and one that came
-	// before Notify would kill the worker, or be lost if it was started
-	// with SIGINT ignored (a shell's background job).
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
-	specs := socketSpecs(o)
+	if w == nil {
+		daemonReady()
+	}
+	rssWatch(e.reloadOnRSSMB, func(why string) {
+		srv.StopAccepting()
+		recycle(why)
+	})
 	serveErr := make(chan error, len(lns))
 	for i, ln := range lns {
 		go func(ln net.Listener, kind server.Kind) {
@@ -301,28 +477,42 @@ func runWorker(o *config.Options, lns []net.Listener, w *procman.Worker) error {
 	case sig := <-sigs:
 		if sig == syscall.SIGHUP {
 			if w == nil {
-				fmt.Fprintf(os.Stderr, "SIGHUP: graceful reload needs --master; stopping gracefully\n")
+				say("SIGHUP: graceful reload needs --master; stopping gracefully\n")
 				stop(60 * time.Second)
 				return nil
 			}
-			fmt.Fprintf(os.Stderr, "worker %d (pid: %d): gracefully reloading\n", settings.WorkerID, os.Getpid())
-			stop(60 * time.Second)
+			say("worker %d (pid: %d): gracefully reloading\n", settings.WorkerID, os.Getpid())
+			stop(mercy(e))
 			return &exitError{code: procman.ExitReload, err: fmt.Errorf("reload"), silent: true}
 		}
-		fmt.Fprintf(os.Stderr, "worker %d (pid: %d): %s received, stopping\n", settings.WorkerID, os.Getpid(), sig)
+		if sig == syscall.SIGTERM && e.gracefulTerm {
+			say("worker %d (pid: %d): SIGTERM received, finishing requests in flight\n", settings.WorkerID, os.Getpid())
+			stop(mercy(e))
+			return nil
+		}
+		say("worker %d (pid: %d): %s received, stopping\n", settings.WorkerID, os.Getpid(), sig)
 		stop(2 * time.Second)
 		return nil
-	case <-reload:
-		fmt.Fprintf(os.Stderr, "worker %d (pid: %d): max requests reached (%d), recycling\n", settings.WorkerID, os.Getpid(), o.MaxRequests)
+	case why := <-reload:
+		say("worker %d (pid: %d): %s, recycling\n", settings.WorkerID, os.Getpid(), why)
 		stop(60 * time.Second)
 		if w == nil {
 			return nil
 		}
 		return &exitError{code: procman.ExitReload, err: fmt.Errorf("recycle"), silent: true}
 	case <-masterGone:
-		fmt.Fprintf(os.Stderr, "worker %d (pid: %d): master is gone, exiting\n", settings.WorkerID, os.Getpid())
+		say("worker %d (pid: %d): master is gone, exiting\n", settings.WorkerID, os.Getpid())
 		return nil
 	case err := <-serveErr:
 		return err
 	}
+}
+
+// mercy is how long a worker has to finish its requests when it reloads
+// or stops gracefully (--worker-reload-mercy; uWSGI's default is 60 s).
+func mercy(e *effects) time.Duration {
+	if e.reloadMercy > 0 {
+		return time.Duration(e.reloadMercy) * time.Second
+	}
+	return 60 * time.Second
 }
