@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -34,5 +35,27 @@ func TestLogFormatVariables(t *testing.T) {
 	got := string(CompileLogFormat("%(msecs)|%(micros)|%(epoch)").appendLine(nil, s, c, ""))
 	if parts := strings.Split(got, "|"); len(parts) != 3 || parts[0] == "-" || len(parts[2]) < 10 {
 		t.Errorf("times: %q", got)
+	}
+}
+
+// BenchmarkLogRequestDefault: uWSGI's default line, written to a
+// discarding writer; go test ./server -bench LogRequest -benchmem shows
+// the allocations per request line (0: the buffer is reused).
+func BenchmarkLogRequestDefault(b *testing.B) {
+	s := &Server{pid: 4242, reqOut: io.Discard}
+	c := &conn{rl: reqLog{start: time.Now(), remote: "127.0.0.1", method: "GET", uri: "/", proto: "HTTP/1.1",
+		status: 200, bodyBytes: 12, headers: 2, headerBytes: 60}}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		s.logRequest(c)
+	}
+}
+
+func TestLogRequestAllocatesNothing(t *testing.T) {
+	s := &Server{pid: 4242, reqOut: io.Discard}
+	c := &conn{rl: reqLog{start: time.Now(), remote: "127.0.0.1", method: "GET", uri: "/", proto: "HTTP/1.1"}}
+	s.logRequest(c) // the first line makes the buffer
+	if n := testing.AllocsPerRun(100, func() { s.logRequest(c) }); n != 0 {
+		t.Errorf("%v allocations per default request line", n)
 	}
 }

@@ -207,3 +207,19 @@ def test_conditional_logging(pair, kind, opts, logged, quiet):
         assert lines_with(log, "GET " + path), (path, log[-2000:])
     for path in quiet:
         assert not lines_with(log, "GET " + path + " ") and not lines_with(log, "GET " + path + "?"), (path, log[-2000:])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_logto2_opens_after_the_drop(pair, kind):
+    import tempfile
+    d = tempfile.mkdtemp(prefix="uwsgo-dropin-")
+    os.chmod(d, 0o777)
+    try:
+        log = os.path.join(d, "app.log")
+        srv = pair(kind, "--wsgi-file", APP, "--uid", "nobody", "--gid", "nogroup", "--logto2", log)
+        assert get(srv.url + "/logto2-path")[0] == 200
+        wait_until(lambda: os.path.exists(log) and "GET /logto2-path" in open(log).read(),
+                   what="the request line in the file")
+        assert os.stat(log).st_uid == 65534  # created by nobody
+    finally:
+        subprocess.run(["rm", "-rf", d], check=False)
