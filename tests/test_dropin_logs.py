@@ -55,6 +55,11 @@ def test_daemonize(pair, tmp_path, kind, opt):
         assert p.returncode == 0, (p.stdout, p.stderr)
         wait_until(lambda: pidf.exists() and pidf.read_text().strip(), what="the pidfile")
         pid = int(pidf.read_text())
+        if kind == "uwsgi" and opt == "--daemonize2":
+            # uWSGI writes the pidfile before it forks into the background
+            # (after the app loads), so it names the foreground process;
+            # find the daemon's master by its command line
+            pid = wait_until(lambda: daemon_master("127.0.0.1:%d" % port), what="the uWSGI daemon")
         pair.track(pid)
         wait_until(lambda: port_accepts(port), what="the daemon accepting")
         assert get("http://127.0.0.1:%d/daemon-path" % port)[0] == 200
@@ -65,6 +70,23 @@ def test_daemonize(pair, tmp_path, kind, opt):
         if pid:
             os.kill(pid, signal.SIGINT)
             wait_until(lambda: not pid_alive(pid), what="the daemon stopping")
+
+
+def daemon_master(arg):
+    """The pid of a process whose parent is init and whose command line has arg."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if arg.encode() in cmd and ppid == 1:
+            return int(d)
+    return 0
 
 
 def test_daemonize2_fails_in_the_foreground_when_it_cannot_bind(tmp_path):
