@@ -58,7 +58,7 @@ func (o *Options) Validate() error {
 		return errors.New("no app to load: give --module (-w) or --wsgi-file")
 	case o.Module != "" && o.WSGIFile != "":
 		return fmt.Errorf("--module %q and --wsgi-file %q both given: give one app", o.Module, o.WSGIFile)
-	case len(o.Sockets) == 0 && len(o.HTTPSockets) == 0:
+	case len(o.Sockets) == 0 && len(o.HTTPSockets) == 0 && len(o.HTTP11Sockets) == 0:
 		return errors.New("no socket to listen on: give --socket (-s) or --http-socket (--http)")
 	}
 	for _, s := range o.Sockets {

@@ -75,6 +75,8 @@ type Options struct {
 	ProcnamePrefix    string   // --procname-prefix
 	// ProcnamePrefixSpaced: --procname-prefix-spaced (the prefix and a space)
 	ProcnamePrefixSpaced string
+	ProcnameAppend       string // --procname-append
+	ProcnameMaster       string // --procname-master
 	Cheaper              int    // --cheaper N (accepted: every worker starts)
 	CheaperInitial       int    // --cheaper-initial N
 	CheaperStep          int    // --cheaper-step N

@@ -79,14 +79,9 @@ def test_reload_on_rss(pair, kind):
         assert "reload-on-rss limit reached" in srv.log()
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("opt", ["--worker-reload-mercy", "--reload-mercy"])
-def test_reload_mercy_cuts_a_slow_reload(pair, kind, opt):
+def cut_slow_reload(srv):
     """SIGHUP while a request sleeps 20 s: with a mercy of 1 s the worker
     is killed and replaced within a few seconds."""
-    if kind == "uwsgi" and opt == "--reload-mercy":
-        pytest.xfail("uWSGI's --reload-mercy bounds the master's own reload, not a worker's")
-    srv = pair(kind, "--wsgi-file", APP, "--master", opt, "1")
     first = worker_pid(srv)
     threading.Thread(target=lambda: get(srv.url + "/sleep?20", timeout=30), daemon=True).start()
     time.sleep(0.5)
@@ -95,6 +90,18 @@ def test_reload_mercy_cuts_a_slow_reload(pair, kind, opt):
     wait_until(lambda: not pid_alive(first), timeout=10, what="the stuck worker gone")
     assert time.monotonic() - start < 6
     wait_until(lambda: worker_pid(srv) != first, timeout=10, what="a new worker")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_worker_reload_mercy_cuts_a_slow_reload(pair, kind):
+    cut_slow_reload(pair(kind, "--wsgi-file", APP, "--master", "--worker-reload-mercy", "1"))
+
+
+def test_reload_mercy_cuts_a_slow_reload(pair):
+    """reload-mercy bounds the whole reload, so it bounds each worker's too.
+    (uWSGI 2.0.21 does not: run this way, its worker is still there after
+    10 s, finishing its 20 s request.)"""
+    cut_slow_reload(pair("uwsgo", "--wsgi-file", APP, "--master", "--reload-mercy", "1"))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -149,7 +156,7 @@ def test_cheaper_starts_every_worker(pair, kind):
     if kind == "uwsgo":
         wait_until(lambda: len(children(srv.proc.pid)) == 3, what="three workers")
         warn = [line for line in srv.log().splitlines() if "cheaper" in line.lower()]
-        assert len(warn) == 1 and "WARNING" in warn[0], warn
+        assert len(warn) == 1 and "no effect" in warn[0], warn
     else:
         # uWSGI starts the cheaper minimum and adds workers under load
         wait_until(lambda: len(children(srv.proc.pid)) >= 1, what="a worker")

@@ -46,7 +46,6 @@ type effects struct {
 	harakiriVerbose       bool
 	gracefulTerm          bool // hook-master-start = unix_signal:15 gracefully_kill_them_all
 	names                 procman.Names
-	cheaper               bool     // any cheaper* option
 	httpSockets           []string // http11-socket: more HTTP listeners
 	hooks                 []string // hook-master-start values
 }

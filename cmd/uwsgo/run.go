@@ -318,10 +318,7 @@ func banner(o *config.Options, e *effects, specs []socketSpec, lns []net.Listene
 	if o.Processes > 1 || o.Master {
 		say("master process enabled, %d worker(s)\n", o.Processes)
 	}
-	if e.cheaper {
-		say("*** WARNING: cheaper mode is not implemented: all %d worker(s) are started at once and kept ***\n", o.Processes)
-	}
-	printAccepted(os.Stderr, o)
+	printAccepted(logger.Writer(), o)
 }
 
 func exePath() string {
