@@ -9,12 +9,11 @@ pair.track(pid) (daemons leave the process group).
 """
 import os
 import signal
-import time
 
 import pytest
 
 from conftest import Server, child_env, tail, uwsgo_bin
-from helpers import REPO, free_port
+from helpers import REPO, free_port, until
 
 UWSGI = "/usr/bin/uwsgi"
 KINDS = ["uwsgo", "uwsgi"]
@@ -41,14 +40,7 @@ def pid_alive(pid):
 
 
 def wait_until(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not met within %g s" % (what, timeout))
-        time.sleep(0.05)
+    return until(what, cond, timeout)
 
 
 def wait_serving(srv, timeout=10.0):

@@ -102,3 +102,15 @@ def engine_params(*names):
     """pytest.param lists of engine options, e.g. engine_params("ugreen", "greenlet")."""
     import pytest
     return [pytest.param(ENGINES[n], id=n) for n in names]
+
+
+def until(what, cond, timeout, step=0.05):
+    """Poll cond() until it returns something true; return it (fail after timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: not within %g s" % (what, timeout))
+        time.sleep(step)

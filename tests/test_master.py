@@ -23,7 +23,7 @@ import urllib.request
 import pytest
 
 from conftest import group_members
-from helpers import APPS, REQ_TIMEOUT, live_processes, recv_until, recv_until_closed, uwsgi_packet
+from helpers import APPS, REQ_TIMEOUT, live_processes, recv_until, recv_until_closed, until, uwsgi_packet
 
 APP = str(APPS / "master_app.py")
 GREEN = ["--async", 4, "--ugreen"]
@@ -40,18 +40,6 @@ def get_json(url, timeout=REQ_TIMEOUT):
     status, body = get(url, timeout)
     assert status == 200, (status, body)
     return json.loads(body)
-
-
-def until(what, cond, timeout, step=0.05):
-    """Poll cond() until it returns something true; return it (fail after timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("%s: not within %g s" % (what, timeout))
-        time.sleep(step)
 
 
 def alive(pid):
