@@ -55,7 +55,7 @@ def wait_serving(srv, timeout=10.0):
             return srv.proc.poll() is not None
     wait_until(ok, timeout, "%s answering on %s" % (srv.kind, srv.url))
     if srv.proc.poll() is not None:
-        pytest.fail("%s exited with %s\n%s" % (srv.kind, srv.proc.returncode, tail(srv.log())), pytrace=False)
+        pytest.fail("%s exited with %s\n%s" % (srv.kind, srv.proc.returncode, tail(srv.log)), pytrace=False)
 
 
 def children(pid):
@@ -110,9 +110,9 @@ def pair(request, tmp_path):
             print("\nuWSGI at teardown: %s" % "; ".join(p))
             continue
         if p:
-            problems.append("%s: %s\n%s" % (srv.kind, "; ".join(p), tail(srv.log())))
+            problems.append("%s: %s\n%s" % (srv.kind, "; ".join(p), tail(srv.log)))
         elif getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-            print("\n--- %s %s ---\n%s" % (srv.kind, " ".join(srv.args), tail(srv.log())))
+            print("\n--- %s %s ---\n%s" % (srv.kind, " ".join(srv.args), tail(srv.log)))
     for pid in tracked:
         if pid_alive(pid):
             try:

@@ -114,7 +114,7 @@ def test_logto(pair, tmp_path, kind, master):
     srv = pair(kind, "--wsgi-file", APP, "--logto", log, *(["--master"] if master else []))
     assert get(srv.url + "/logto-path")[0] == 200
     wait_until(lambda: "GET /logto-path" in log.read_text(), what="the request line in the file")
-    assert "GET /logto-path" not in srv.log()
+    assert "GET /logto-path" not in srv.log
     assert "Starting" in log.read_text()
 
 
@@ -139,8 +139,8 @@ def test_req_logger_file_takes_the_request_lines(pair, tmp_path, kind):
     wait_until(lambda: reqs.exists() and "GET /req-path" in reqs.read_text(),
                what="the request line in the req-logger file")
     time.sleep(0.2)
-    assert "GET /req-path" not in srv.log()
-    assert "spawned" in srv.log()  # the other lines stay on stderr
+    assert "GET /req-path" not in srv.log
+    assert "spawned" in srv.log  # the other lines stay on stderr
 
 
 CTIME = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4} - "
@@ -155,9 +155,9 @@ def test_log_date(pair, kind, opt, pattern):
     spawned = lines_with(log, "spawned")[0]
     assert re.match(pattern + ".*spawned", spawned), spawned
     assert get(srv.url + "/dated")[0] == 200
-    wait_until(lambda: request_lines(srv.log()), what="a request line")
+    wait_until(lambda: request_lines(srv.log), what="a request line")
     # request lines are not dated, as in uWSGI
-    assert request_lines(srv.log())[0].startswith("[pid: ")
+    assert request_lines(srv.log)[0].startswith("[pid: ")
 
 
 VARS = ["method", "uri", "status", "msecs", "micros", "addr", "size", "proto", "host", "referer",
@@ -188,14 +188,14 @@ def test_log_format_variables_side_by_side(pair, opt):
         status, _ = get(srv.url + "/status/201?x=1", {"Host": "example.test", "Referer": "http://ref/",
                                                       "User-Agent": "dropin-test/1"})
         assert status == 201
-        line = wait_until(lambda: lines_with(srv.log(), "uri=/status/201"), what="the formatted line")[0]
+        line = wait_until(lambda: lines_with(srv.log, "uri=/status/201"), what="the formatted line")[0]
         v = parse_lf(line)
         assert abs(int(v["epoch"]) - before) < 5, v
         assert re.match(r"^\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}$", v["ltime"]), v
         assert v["msecs"].isdigit() and v["micros"].isdigit() and int(v["micros"]) >= int(v["msecs"]), v
         assert int(v["size"]) > 7, v  # headers and body
-        worker = [p for p in lines_with(srv.log(), "pid: ") if re.search(r"spawned \w+ worker 1", p)]
-        assert worker, srv.log()
+        worker = [p for p in lines_with(srv.log, "pid: ") if re.search(r"spawned \w+ worker 1", p)]
+        assert worker, srv.log
         assert re.search(r"pid: %s\b" % v["pid"], worker[0]), (v["pid"], worker)
         got[kind] = v
     same = ["method", "uri", "status", "addr", "proto", "host", "referer", "uagent", "wid", "core"]
@@ -207,7 +207,7 @@ def test_log_format_variables_side_by_side(pair, opt):
 def test_log_x_forwarded_for(pair, kind):
     srv = pair(kind, "--wsgi-file", APP, "--log-x-forwarded-for")
     assert get(srv.url + "/xff", {"X-Forwarded-For": "203.0.113.7"})[0] == 200
-    line = wait_until(lambda: lines_with(srv.log(), "GET /xff"), what="the request line")[0]
+    line = wait_until(lambda: lines_with(srv.log, "GET /xff"), what="the request line")[0]
     assert "] 203.0.113.7 (" in line, line
 
 
@@ -224,7 +224,7 @@ def test_conditional_logging(pair, kind, opts, logged, quiet):
         get(srv.url + path + ("?0.5" if path == "/sleep" else ""))
     get(srv.url + "/status/299")  # the last request, logged by nobody: give the others time
     time.sleep(0.5)
-    log = srv.log()
+    log = srv.log
     for path in logged:
         assert lines_with(log, "GET " + path), (path, log[-2000:])
     for path in quiet:

@@ -36,7 +36,7 @@ def worker_pid(srv):
 def test_die_on_term(pair, kind, master):
     srv = pair(kind, "--wsgi-file", APP, "--die-on-term", *(["--master"] if master else []))
     srv.send_signal(signal.SIGTERM)
-    assert srv.proc.wait(timeout=10) in (0, 30), srv.log()[-2000:]  # uWSGI may exit with 30 (reload code)
+    assert srv.proc.wait(timeout=10) in (0, 30), srv.log[-2000:]  # uWSGI may exit with 30 (reload code)
     assert srv.stop() == []
 
 
@@ -53,7 +53,7 @@ def test_sigterm_gracefully_kill_them_all(pair, kind):
     time.sleep(0.7)
     srv.send_signal(signal.SIGTERM)
     t.join(20)
-    assert result.get("r") == (200, b"slept\n"), (result, srv.log()[-2000:])
+    assert result.get("r") == (200, b"slept\n"), (result, srv.log[-2000:])
     assert srv.proc.wait(timeout=15) == 0
     assert srv.stop() == []
 
@@ -65,7 +65,7 @@ def test_max_worker_lifetime(pair, kind):
                *(["--min-worker-lifetime", "1"] if kind == "uwsgi" else []))
     first = worker_pid(srv)
     wait_until(lambda: worker_pid(srv) != first, timeout=15, what="a new worker after its lifetime")
-    assert "lifetime reached" in srv.log()
+    assert "lifetime reached" in srv.log
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -76,7 +76,7 @@ def test_reload_on_rss(pair, kind):
     # uWSGI checks at the end of the next request, uwsgo once a second
     wait_until(lambda: worker_pid(srv) != first, timeout=15, what="a new worker after reload-on-rss")
     if kind == "uwsgo":
-        assert "reload-on-rss limit reached" in srv.log()
+        assert "reload-on-rss limit reached" in srv.log
 
 
 def cut_slow_reload(srv):
@@ -155,7 +155,7 @@ def test_cheaper_starts_every_worker(pair, kind):
     srv = pair(kind, "--wsgi-file", APP, "--master", "--processes", "3", "--cheaper", "1")
     if kind == "uwsgo":
         wait_until(lambda: len(children(srv.proc.pid)) == 3, what="three workers")
-        warn = [line for line in srv.log().splitlines() if "cheaper" in line.lower()]
+        warn = [line for line in srv.log.splitlines() if "cheaper" in line.lower()]
         assert len(warn) == 1 and "no effect" in warn[0], warn
     else:
         # uWSGI starts the cheaper minimum and adds workers under load
