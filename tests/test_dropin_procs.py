@@ -141,9 +141,11 @@ def test_process_names(pair, kind, opts, master_name, worker_name):
                          what="two workers")
     wait_until(lambda: cmdline_name(srv.proc.pid) == master_name, timeout=5,
                what="master named %r (is %r)" % (master_name, cmdline_name(srv.proc.pid)))
-    names = sorted(cmdline_name(p) for p in workers)
     want = sorted(worker_name % i if "%d" in worker_name else worker_name for i in (1, 2))
-    assert names == want
+    # a worker names itself just after the fork: wait for both
+    names = lambda: sorted(cmdline_name(p) for p in workers)  # noqa: E731
+    wait_until(lambda: names() == want, timeout=5,
+               what="workers named %r (are %r)" % (want, names()))
     if kind == "uwsgo":
         # ps -o comm shows the name too (its first 15 bytes)
         with open("/proc/%d/comm" % srv.proc.pid) as f:
