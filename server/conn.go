@@ -309,8 +309,11 @@ func (c *conn) timeout() time.Duration {
 func (c *conn) timedOut() {
 	stalled := c.state == stBody || c.state == stHead && c.inHead && c.r < c.w
 	if stalled {
-		c.s.logger.Printf("%s: request %s not complete after %v; closing", c.remoteIP,
-			map[bool]string{true: "body", false: "head"}[c.state == stBody], c.timeout())
+		what := "head"
+		if c.state == stBody {
+			what = "body"
+		}
+		c.s.logger.Printf("%s: request %s not complete after %v; closing", c.remoteIP, what, c.timeout())
 	}
 	if stalled && c.kind == HTTP {
 		if c.body != nil {
