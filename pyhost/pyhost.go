@@ -51,11 +51,38 @@ type Settings struct {
 	NumProc    int
 	MasterPID  int
 	Version    string
+	// Opt is what uwsgi.opt holds: every option as given, in order.
+	Opt []Option
 	// gevent
 	GeventMonkey bool // patch_all() after the app loads
 	GeventEarly  bool // patch_all() before the app loads
 	EventFD      int  // the hub's eventfd, written to wake the hub
 	EpollFD      int  // the hub's epoll set (eventfd and sockets), which gevent's loop watches
+}
+
+// Option is one option as the user gave it, for uwsgi.opt: a bare flag
+// shows as True, a value as bytes, a repeated key as a list.
+type Option struct {
+	Key   string
+	Value string
+	Bare  bool
+}
+
+// encodeOpt lays the options out as uw_settings.opt expects them.
+func encodeOpt(opts []Option) []byte {
+	var b []byte
+	for _, o := range opts {
+		b = append(b, o.Key...)
+		b = append(b, 0)
+		if o.Bare {
+			b = append(b, 'f', 0)
+			continue
+		}
+		b = append(b, 'v')
+		b = append(b, o.Value...)
+		b = append(b, 0)
+	}
+	return b
 }
 
 func errFrom(buf []byte) error {
@@ -87,6 +114,10 @@ func Start(s Settings) error {
 	cs.numproc = C.int(s.NumProc)
 	cs.masterpid = C.int(s.MasterPID)
 	cs.version = C.CString(s.Version)
+	if opt := encodeOpt(s.Opt); len(opt) > 0 {
+		cs.opt = (*C.char)(C.CBytes(opt))
+		cs.opt_len = C.size_t(len(opt))
+	}
 	cs.gevent_monkey = cbool(s.GeventMonkey)
 	cs.gevent_early = cbool(s.GeventEarly)
 	cs.efd = C.int(s.EventFD)

@@ -19,6 +19,10 @@ typedef struct uw_settings {
 	int efd;           /* gevent: the hub's eventfd, written to wake the hub */
 	int epfd;          /* gevent: the hub's epoll set, watched by gevent's loop */
 	const char *version;
+	/* uwsgi.opt, the options as given, in order: per option its key, NUL,
+	 * 'v' and its value or 'f' for a bare flag, NUL. */
+	const char *opt;
+	size_t opt_len;
 } uw_settings;
 
 /* uw_start starts the interpreter; the calling thread keeps the GIL. */

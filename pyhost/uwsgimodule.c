@@ -255,13 +255,52 @@ static struct PyModuleDef uwm_def = {
 	NULL, NULL, NULL, NULL,
 };
 
+/* uwm_opt builds uwsgi.opt as uWSGI does: bytes for a value, True for a
+ * bare flag, and a list once a key is given again. */
+static PyObject *uwm_opt(const char *p, size_t len) {
+	PyObject *d = PyDict_New();
+	const char *end = p + len;
+	while (d && p < end) {
+		const char *key = p;
+		p += strlen(p) + 1;
+		if (p >= end) break;
+		PyObject *v;
+		if (*p == 'f') {
+			v = Py_NewRef(Py_True);
+		} else {
+			v = PyBytes_FromString(p + 1);
+		}
+		p += strlen(p) + 1;
+		PyObject *old = v ? PyDict_GetItemString(d, key) : NULL; /* borrowed */
+		int rc;
+		if (!v) {
+			rc = -1;
+		} else if (!old) {
+			rc = PyDict_SetItemString(d, key, v);
+		} else if (PyList_Check(old)) {
+			rc = PyList_Append(old, v);
+		} else {
+			PyObject *l = PyList_New(2);
+			if (l) {
+				PyList_SET_ITEM(l, 0, Py_NewRef(old));
+				PyList_SET_ITEM(l, 1, Py_NewRef(v));
+			}
+			rc = l ? PyDict_SetItemString(d, key, l) : -1;
+			Py_XDECREF(l);
+		}
+		Py_XDECREF(v);
+		if (rc < 0) Py_CLEAR(d);
+	}
+	return d;
+}
+
 PyObject *uw_uwsgimodule_init(void) {
 	PyObject *m = PyModule_Create(&uwm_def);
 	if (!m) return NULL;
 	PyModule_AddIntConstant(m, "numproc", uw_g.s.numproc);
 	PyModule_AddIntConstant(m, "cores", uw_the_hub.ncores ? uw_the_hub.ncores : (uw_g.s.ncores < 1 ? 1 : uw_g.s.ncores));
 	PyModule_AddObject(m, "version", PyBytes_FromString(uw_g.s.version ? uw_g.s.version : "0"));
-	PyModule_AddObject(m, "opt", PyDict_New());
+	PyModule_AddObject(m, "opt", uwm_opt(uw_g.s.opt ? uw_g.s.opt : "", uw_g.s.opt ? uw_g.s.opt_len : 0));
 	PyModule_AddStringConstant(m, "SPOOL_OK", "-2");
 	return m;
 }

@@ -352,6 +352,7 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		WorkerID:     1,
 		NumProc:      o.Processes,
 		Version:      Version,
+		Opt:          pythonOpt(o),
 	}
 	if w != nil {
 		settings.WorkerID, settings.NumProc, settings.MasterPID = w.ID, w.NumProc, w.MasterPID
@@ -512,4 +513,13 @@ func mercy(e *effects) time.Duration {
 		return time.Duration(e.reloadMercy) * time.Second
 	}
 	return 60 * time.Second
+}
+
+// pythonOpt is what the app sees as uwsgi.opt: the options as given.
+func pythonOpt(o *config.Options) []pyhost.Option {
+	out := make([]pyhost.Option, len(o.Raw))
+	for i, e := range o.Raw {
+		out[i] = pyhost.Option{Key: e.Key, Value: e.Value, Bare: e.Bare}
+	}
+	return out
 }
