@@ -71,6 +71,8 @@ envs=(
 	GOTOOLCHAIN=local
 	# the repository's .git may be a worktree link to a path outside the root
 	GOFLAGS=-buildvcs=false
+	# tests that must know they run in a root (test_install.py)
+	UWSGO_PYTHON_ROOT="$suite"
 )
 set +e
 chroot "$root" /usr/bin/env -i "${envs[@]}" /bin/sh -c 'cd "$1" && shift && exec "$@"' run-in "$here" "$@"
