@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
 )
 
 // maxUGreenStackBytes caps --ugreen-stacksize: beyond this it is a typo.
@@ -15,17 +14,17 @@ const maxUGreenStackBytes = 1 << 30
 // (no app, no socket: it does not pass Validate as it is).
 func Defaults() Options {
 	return Options{
-		Callable:         DefaultCallable,
-		Listen:           DefaultListen,
-		UGreenStackPages: DefaultUGreenStackPages,
-		UGreenSwitch:     DefaultUGreenSwitch,
-		Processes:        DefaultProcesses,
-		BufferSize:       DefaultBufferSize,
-		PostBuffering:    DefaultPostBuffering,
-		SocketTimeout:    DefaultSocketTimeout,
-		HTTPTimeout:      DefaultHTTPTimeout,
-		MaxVars:          DefaultMaxVars,
-		ReloadMercy:      DefaultReloadMercy,
+		Callable:          DefaultCallable,
+		Listen:            DefaultListen,
+		UGreenStackPages:  DefaultUGreenStackPages,
+		UGreenSwitch:      DefaultUGreenSwitch,
+		Processes:         DefaultProcesses,
+		BufferSize:        DefaultBufferSize,
+		PostBuffering:     DefaultPostBuffering,
+		SocketTimeout:     DefaultSocketTimeout,
+		HTTPTimeout:       DefaultHTTPTimeout,
+		MaxVars:           DefaultMaxVars,
+		ReloadMercy:       DefaultReloadMercy,
 		WorkerReloadMercy: DefaultWorkerMercy,
 	}
 }

@@ -94,12 +94,12 @@ type loader struct {
 	logic    *logicState
 	// lastIfFailed is the outcome of the last if, for an else after endif.
 	lastIfFailed bool
-	warnings     []string // found while reading (a missing section)
+	warnings     []string        // found while reading (a missing section)
 	used         map[string]bool // the NAMEs of every %(NAME), before expansion
-	magic    map[byte]string // the first file's, for the upper-case letters
-	cwd      string
-	host     string
-	environ  func(string) (string, bool)
+	magic        map[byte]string // the first file's, for the upper-case letters
+	cwd          string
+	host         string
+	environ      func(string) (string, bool)
 }
 
 // Load reads the configuration uWSGI's way: UWSGI_* variables of environ

@@ -22,8 +22,8 @@ type Options struct {
 	Mounts     []string // --mount /PREFIX=APP, repeatable
 	// ManageScriptName: --manage-script-name
 	ManageScriptName bool
-	NoDefaultApp     bool // --no-default-app
-	PyAutoReload     int  // --py-autoreload/--python-autoreload/--py-auto-reload SECONDS (0: off)
+	NoDefaultApp     bool     // --no-default-app
+	PyAutoReload     int      // --py-autoreload/--python-autoreload/--py-auto-reload SECONDS (0: off)
 	TouchReload      []string // --touch-reload FILE, repeatable
 
 	// Sockets
@@ -85,17 +85,17 @@ type Options struct {
 	MemoryReport         int    // -m/--memory-report (bare: 1)
 
 	// Requests and serving
-	StaticMap             []string // --static-map /mount=dir, repeatable
-	StaticIndex           []string // --static-index name, repeatable
-	CheckStatic           []string // --check-static DIR, repeatable
-	StaticGzipAll         bool     // --static-gzip-all
-	StaticExpiresType     []string // --static-expires-type "MIME SECONDS"
+	StaticMap              []string // --static-map /mount=dir, repeatable
+	StaticIndex            []string // --static-index name, repeatable
+	CheckStatic            []string // --check-static DIR, repeatable
+	StaticGzipAll          bool     // --static-gzip-all
+	StaticExpiresType      []string // --static-expires-type "MIME SECONDS"
 	StaticExpiresTypeMtime []string // --static-expires-type-mtime "MIME SECONDS"
-	StaticExpires         []string // --static-expires "REGEXP SECONDS" (on the file name)
-	StaticExpiresMtime    []string // --static-expires-mtime
-	StaticExpiresURI      []string // --static-expires-uri
-	StaticExpiresURIMtime []string // --static-expires-uri-mtime
-	StaticExpiresPathInfo []string // --static-expires-path-info
+	StaticExpires          []string // --static-expires "REGEXP SECONDS" (on the file name)
+	StaticExpiresMtime     []string // --static-expires-mtime
+	StaticExpiresURI       []string // --static-expires-uri
+	StaticExpiresURIMtime  []string // --static-expires-uri-mtime
+	StaticExpiresPathInfo  []string // --static-expires-path-info
 	// StaticExpiresPathInfoMtime: --static-expires-path-info-mtime
 	StaticExpiresPathInfoMtime []string
 	AddHeaders                 []string // --add-header "Name: value", repeatable
@@ -121,11 +121,11 @@ type Options struct {
 	LogSlow           int      // --log-slow MILLISECONDS (0: off)
 
 	// Tooling
-	Stats        string   // --stats ADDR
-	StatsHTTP    bool     // --stats-http
-	Plugins      []string // --plugins/--plugin/--need-plugins NAME[,NAME...], as given
-	Strict       bool     // --strict
-	ShowConfig   bool     // --show-config
+	Stats      string   // --stats ADDR
+	StatsHTTP  bool     // --stats-http
+	Plugins    []string // --plugins/--plugin/--need-plugins NAME[,NAME...], as given
+	Strict     bool     // --strict
+	ShowConfig bool     // --show-config
 
 	// Raw is every option as the user gave it, after the dialect is
 	// expanded (placeholders, includes, if/for), in order, under the
