@@ -118,6 +118,10 @@ func Start(s Settings) error {
 		cs.opt = (*C.char)(C.CBytes(opt))
 		cs.opt_len = C.size_t(len(opt))
 	}
+	if src := pyapiSources(); len(src) > 0 {
+		cs.pyapi = (*C.char)(C.CBytes(src))
+		cs.pyapi_len = C.size_t(len(src))
+	}
 	cs.gevent_monkey = cbool(s.GeventMonkey)
 	cs.gevent_early = cbool(s.GeventEarly)
 	cs.efd = C.int(s.EventFD)

@@ -23,6 +23,9 @@ typedef struct uw_settings {
 	 * 'v' and its value or 'f' for a bare flag, NUL. */
 	const char *opt;
 	size_t opt_len;
+	/* the module's Python parts: per file its name, NUL, its source, NUL */
+	const char *pyapi;
+	size_t pyapi_len;
 } uw_settings;
 
 /* uw_start starts the interpreter; the calling thread keeps the GIL. */

@@ -5,6 +5,7 @@
  *
  * Pure C: these functions run on green stacks, where no Go code may run.
  */
+#include "api.h"
 #include "glue.h"
 #include "threads.h"
 
@@ -294,6 +295,31 @@ static PyObject *uwm_opt(const char *p, size_t len) {
 	return d;
 }
 
+/* exec_pyapi runs the module's Python parts (the .py files of pyapi/, embedded in the
+ * binary) in its namespace, in name order: uWSGI's module is C throughout,
+ * but what needs no C is clearer, and safer on a green stack, as Python. */
+static int exec_pyapi(PyObject *m) {
+	const char *p = uw_g.s.pyapi, *end = p ? p + uw_g.s.pyapi_len : NULL;
+	PyObject *ns = PyModule_GetDict(m); /* borrowed */
+	if (PyDict_GetItemString(ns, "__builtins__") == NULL &&
+	    PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) < 0)
+		return -1;
+	while (p && p < end) {
+		const char *name = p;
+		const char *src = name + strlen(name) + 1;
+		p = src + strlen(src) + 1;
+		char filename[256];
+		snprintf(filename, sizeof filename, "<uwsgi:%s>", name);
+		PyObject *code = Py_CompileString(src, filename, Py_file_input);
+		if (!code) return -1;
+		PyObject *r = PyEval_EvalCode(code, ns, ns);
+		Py_DECREF(code);
+		if (!r) return -1;
+		Py_DECREF(r);
+	}
+	return 0;
+}
+
 PyObject *uw_uwsgimodule_init(void) {
 	PyObject *m = PyModule_Create(&uwm_def);
 	if (!m) return NULL;
@@ -301,6 +327,10 @@ PyObject *uw_uwsgimodule_init(void) {
 	PyModule_AddIntConstant(m, "cores", uw_the_hub.ncores ? uw_the_hub.ncores : (uw_g.s.ncores < 1 ? 1 : uw_g.s.ncores));
 	PyModule_AddObject(m, "version", PyBytes_FromString(uw_g.s.version ? uw_g.s.version : "0"));
 	PyModule_AddObject(m, "opt", uwm_opt(uw_g.s.opt ? uw_g.s.opt : "", uw_g.s.opt ? uw_g.s.opt_len : 0));
-	PyModule_AddStringConstant(m, "SPOOL_OK", "-2");
+	if (uw_api_process_init(m) || uw_api_signal_init(m) || uw_api_shm_init(m) || uw_api_spooler_init(m) ||
+	    uw_api_websocket_init(m) || exec_pyapi(m)) {
+		Py_DECREF(m);
+		return NULL;
+	}
 	return m;
 }
