@@ -53,8 +53,8 @@ func (o *Options) Normalize() error {
 // option and why.
 func (o *Options) Validate() error {
 	switch {
-	case o.Module == "" && o.WSGIFile == "":
-		return errors.New("no app to load: give --module (-w) or --wsgi-file")
+	case o.Module == "" && o.WSGIFile == "" && len(o.Mounts) == 0:
+		return errors.New("no app to load: give --module (-w), --wsgi-file or --mount")
 	case o.Module != "" && o.WSGIFile != "":
 		return fmt.Errorf("--module %q and --wsgi-file %q both given: give one app", o.Module, o.WSGIFile)
 	case len(o.Sockets) == 0 && len(o.HTTPSockets) == 0 && len(o.HTTP11Sockets) == 0:
@@ -150,6 +150,9 @@ func (o *Options) Validate() error {
 		if name == "" {
 			return errors.New("--static-index: empty file name (expected e.g. index.html)")
 		}
+	}
+	if err := o.validateApps(); err != nil {
+		return err
 	}
 	for _, e := range o.Env {
 		k, _, ok := strings.Cut(e, "=")

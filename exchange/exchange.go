@@ -55,6 +55,21 @@ type Response struct {
 	// for the request log line
 	core     int // which core serves the request
 	switches int // how many times the core switched away while serving it
+	app      int // which of the worker's apps (mounts) serves it
+}
+
+// SetApp records which app serves the request (for the stats).
+func (r *Response) SetApp(app int) {
+	r.mu.Lock()
+	r.app = app
+	r.mu.Unlock()
+}
+
+// App returns what SetApp recorded (0 if nothing).
+func (r *Response) App() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.app
 }
 
 // SetStats records, for the log, which core serves the request and how

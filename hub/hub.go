@@ -20,15 +20,32 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uwsgo/uwsgo/exchange"
+	"github.com/uwsgo/uwsgo/mounts"
 	"github.com/uwsgo/uwsgo/pyhost"
 )
 
-// Config says how to start the interpreter and the app.
-type Config struct {
-	Python   pyhost.Settings
-	Module   string
-	WSGIFile string
+// App is one WSGI app of a worker: the main one (Mount "") or a --mount.
+type App struct {
+	Mount    string // mount point, as written ("" for the main app)
+	Module   string // a module to import, or
+	WSGIFile string // a file to load
 	Callable string
+}
+
+// Config says how to start the interpreter and the apps.
+type Config struct {
+	Python pyhost.Settings
+	// Apps are loaded in order; requests go to them by mount point.
+	Apps []App
+	// ManageScriptName splits PATH_INFO at the mount point into
+	// SCRIPT_NAME and the rest (--manage-script-name).
+	ManageScriptName bool
+	// NoDefaultApp: a request no mount point matches gets a 500
+	// (--no-default-app) rather than going to the first app.
+	NoDefaultApp bool
+	// AppLoaded, if set, is called with each app's load error (nil when
+	// it loaded) and may keep going; its error stops the start.
+	AppLoaded func(app App, err error) error
 	// Beat, if set, is called on every turn of the loop (harakiri's
 	// heartbeat), after new requests are taken; busy tells whether
 	// requests are on cores. BeatEvery bounds how long the hub sleeps
@@ -39,6 +56,9 @@ type Config struct {
 	// on threads (--threads): since is when the oldest of them started,
 	// as uWSGI counts harakiri from a request's start.
 	BeatBusySince func(since time.Time)
+	// CoreBusy, if set, is told when a core takes a request and when it
+	// lets it go (the stats).
+	CoreBusy func(core int, busy bool)
 	// MaxRequests, if > 0: after this many requests the hub calls
 	// OnMaxRequests once.
 	MaxRequests   int
@@ -68,6 +88,8 @@ type Hub struct {
 	served  int
 	busy    int // cores with a request
 
+	router *mounts.Router
+
 	plane     atomic.Pointer[planeBox]
 	planeWake atomic.Bool // the plane has work: Turn before sleeping
 	planeFDs  []bool      // by fd number: watched by the network plane
@@ -87,8 +109,13 @@ const planeTag = 1
 // has drained its output.
 type mail struct {
 	req     *exchange.Request
-	drained int // core id + 1
+	drained int    // core id + 1
+	fn      func() // run on the hub's thread (Do)
 }
+
+// Do runs fn on the hub's thread, with the interpreter's lock held, at
+// the start of the loop's next turn (any goroutine).
+func (h *Hub) Do(fn func()) { h.post(mail{fn: fn}) }
 
 type coreState struct {
 	req     *exchange.Request
@@ -300,9 +327,18 @@ func (h *Hub) setup() error {
 	h.flag = h.py.MailboxFlag()
 	h.ownsLoop = h.py.OwnsLoop()
 	h.threaded = h.py.Threaded()
-	if err = h.py.LoadApp(h.cfg.Module, h.cfg.WSGIFile, h.cfg.Callable); err != nil {
-		return err
+	points := make([]string, 0, len(h.cfg.Apps))
+	for _, a := range h.cfg.Apps {
+		err := h.py.LoadApp(a.Module, a.WSGIFile, a.Callable)
+		if h.cfg.AppLoaded != nil {
+			err = h.cfg.AppLoaded(a, err)
+		}
+		if err != nil {
+			return err
+		}
+		points = append(points, a.Mount)
 	}
+	h.router = mounts.New(points, h.cfg.ManageScriptName, h.cfg.NoDefaultApp)
 	n := h.py.NumCores()
 	h.cores = make([]coreState, n)
 	for i := n - 1; i >= 0; i-- {
@@ -401,6 +437,8 @@ func (h *Hub) takeMail() {
 	var left []mail
 	for _, m := range q {
 		switch {
+		case m.fn != nil:
+			m.fn()
 		case m.req == nil:
 			h.undrain(m.drained - 1)
 		case len(h.free) == 0:
@@ -433,7 +471,22 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 	if h.cfg.BeatBusySince != nil {
 		st.started = time.Now()
 	}
-	if err := h.py.StartCore(id, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
+	app := 0
+	if !h.router.Trivial() {
+		app, req.Vars = h.router.Route(req.Vars)
+		if app < 0 {
+			fmt.Fprintf(os.Stderr, "--- no python application found, check your startup logs for errors ---\n")
+			req.Resp.Finish(errNoApp)
+			h.closeBody(req)
+			st.req = nil
+			h.free = append(h.free, id)
+			return
+		}
+	}
+	if app != 0 {
+		req.Resp.SetApp(app)
+	}
+	if err := h.py.StartCore(id, app, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
 		fmt.Fprintf(os.Stderr, "core %d: %v\n", id, err)
 		req.Resp.Finish(err)
 		h.closeBody(req)
@@ -442,6 +495,9 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 		return
 	}
 	h.busy++
+	if h.cfg.CoreBusy != nil {
+		h.cfg.CoreBusy(id, true)
+	}
 }
 
 func (h *Hub) closeBody(req *exchange.Request) {
@@ -450,7 +506,10 @@ func (h *Hub) closeBody(req *exchange.Request) {
 	}
 }
 
-var errApp = errors.New("the application raised an exception")
+var (
+	errApp   = errors.New("the application raised an exception")
+	errNoApp = errors.New("no python application found")
+)
 
 // handle acts on what a core reported.
 func (h *Hub) handle(id int) {
@@ -497,6 +556,9 @@ func (h *Hub) handle(id int) {
 		st.seq++
 		h.busy--
 		h.served++
+		if h.cfg.CoreBusy != nil {
+			h.cfg.CoreBusy(id, false)
+		}
 		h.free = append(h.free, id)
 		atomic.StoreInt32(h.flag, 1) // a queued request may take this core
 		if h.cfg.MaxRequests > 0 && h.served == h.cfg.MaxRequests && h.cfg.OnMaxRequests != nil {

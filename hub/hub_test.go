@@ -61,6 +61,7 @@ type fakePython struct {
 	runq    []int
 	script  func(path string) []step
 	started []string // PATH_INFO of each request, in the order cores got them
+	apps    []int    // the app of each request, in the same order
 }
 
 func (f *fakePython) Start(s pyhost.Settings) error {
@@ -79,7 +80,7 @@ func (f *fakePython) Turn(int) []int32                     { panic("not an engin
 func (f *fakePython) Rearm()                               {}
 func (f *fakePython) Core(id int) Core                     { return f.cores[id] }
 
-func (f *fakePython) StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) error {
+func (f *fakePython) StartCore(id, app int, vars []string, scheme string, body []byte, bodyFD int) error {
 	path := ""
 	for i := 0; i+1 < len(vars); i += 2 {
 		if vars[i] == "PATH_INFO" {
@@ -88,6 +89,7 @@ func (f *fakePython) StartCore(id int, vars []string, scheme string, body []byte
 	}
 	f.mu.Lock()
 	f.started = append(f.started, path)
+	f.apps = append(f.apps, app)
 	f.mu.Unlock()
 	c := f.cores[id]
 	*c = fakeCore{f: f, id: id, timeout: -1, steps: f.script(path)}
@@ -227,6 +229,9 @@ func newRig(t *testing.T, cores int, script func(path string) []step, cfg Config
 	py := &fakePython{script: script}
 	cfg.Host = py
 	cfg.Python.Cores = cores
+	if cfg.Apps == nil {
+		cfg.Apps = []App{{WSGIFile: "app.py", Callable: "application"}} // the fake loads nothing
+	}
 	h := New(cfg)
 	if err := h.Start(); err != nil {
 		t.Fatal(err)
@@ -473,5 +478,21 @@ func TestMaxRequestsCallsBackOnce(t *testing.T) {
 	r.onHub(func() {})
 	if calls.Load() != 1 || servedAtCall.Load() != 3 {
 		t.Fatalf("OnMaxRequests called %d times (at request %d), want once at the 3rd", calls.Load(), servedAtCall.Load())
+	}
+}
+
+func TestMountsRouteEachRequestToItsApp(t *testing.T) {
+	r := newRig(t, 2, func(path string) []step { return []step{out(path), end()} }, Config{
+		Apps:             []App{{WSGIFile: "main.py", Callable: "application"}, {Mount: "/b", WSGIFile: "b.py", Callable: "application"}},
+		ManageScriptName: true,
+	})
+	for _, q := range r.submit("/b/x", "/a", "/bx") {
+		q.wait(t)
+	}
+	r.py.mu.Lock()
+	defer r.py.mu.Unlock()
+	// /b/x is app 1 with PATH_INFO /x; /bx is not under /b
+	if got, want := fmt.Sprint(r.py.apps, r.py.started), "[1 0 0] [/x /a /bx]"; got != want {
+		t.Errorf("apps and paths %s, want %s", got, want)
 	}
 }

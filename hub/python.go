@@ -23,7 +23,8 @@ type Python interface {
 	OwnsLoop() bool
 	// Threaded: the cores are threads (--threads; hub/threads.go).
 	Threaded() bool
-	StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) error
+	// StartCore gives a request for app (LoadApp's order) to a free core.
+	StartCore(id, app int, vars []string, scheme string, body []byte, bodyFD int) error
 	// Run runs the runqueue and returns the cores with events.
 	Run() []int32
 	// Turn runs the engine's own loop (gevent) and returns the cores with events.
@@ -68,8 +69,8 @@ func (embedded) Run() []int32        { return pyhost.Run() }
 func (embedded) Turn(ms int) []int32 { return pyhost.Turn(ms) }
 func (embedded) Rearm()              { pyhost.Rearm() }
 func (embedded) Core(id int) Core    { return pyhost.CoreAt(id) }
-func (embedded) StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) error {
-	return pyhost.StartCore(id, vars, scheme, body, bodyFD)
+func (embedded) StartCore(id, app int, vars []string, scheme string, body []byte, bodyFD int) error {
+	return pyhost.StartCore(id, app, vars, scheme, body, bodyFD)
 }
 func (embedded) Wait(epfd int, events unsafe.Pointer, max, timeoutMs int) int {
 	return pyhost.Wait(epfd, events, max, timeoutMs)

@@ -10,18 +10,41 @@ import (
 )
 
 // The heartbeat area is one shared, unlinked file (in /dev/shm when it can
-// be) that the master creates when harakiri is on, maps, and hands to every
-// worker as one more inherited fd. Worker N owns the 64-byte slot N-1 (one
-// cache line each, so two workers never write the same line). A slot holds
-// one 64-bit word, written and read atomically:
+// be) that the master creates when harakiri or the stats server is on,
+// maps, and hands to every worker as one more inherited fd. Worker N owns
+// slot N-1 (whole cache lines, so two workers never write the same line).
+// A slot starts with one 64-bit word, written and read atomically:
 //
 //	bit 0      busy: requests were in flight at the last beat
 //	bits 1-63  CLOCK_MONOTONIC of the last beat, in nanoseconds
+//
+// then the worker's counters for the stats server (see slotWord), then
+// two words per app (requests, exceptions) and two per core (requests,
+// in a request). Only the worker writes its slot; the master reads it.
 //
 // 0 means "never beat": a worker still importing its app is never killed.
 // The master zeroes a slot before it starts the slot's next worker; the old
 // worker is reaped by then, so no stale write can land in it.
 const hbSlotSize = 64
+
+// Words of a slot's first cache line.
+const (
+	wBeat        = iota
+	wRequests    // requests served
+	wExceptions  // requests whose app raised
+	wRunningTime // microseconds spent in requests, summed
+	wAvgRT       // uWSGI's running average: (avg + rt) / 2 at each request
+	wTx          // response bytes sent
+	headerWords  = 8
+)
+
+// hbLayout sizes a slot: apps and cores per worker (0 and 0: the beat
+// word and the worker counters only).
+type hbLayout struct{ apps, cores int }
+
+func (l hbLayout) slotSize() int {
+	return roundUp((headerWords+2*l.apps+2*l.cores)*8, hbSlotSize)
+}
 
 // monoClock reads CLOCK_MONOTONIC without a syscall. The clock is the same
 // for every process on the machine, so a worker's beat and the master's
@@ -52,9 +75,50 @@ func (c *monoClock) now() int64 { return c.mono0 + int64(time.Since(c.base)) }
 // *Heartbeat (nil) is valid: Beat on nil does nothing, so the hub may call
 // it whether harakiri is on or not.
 type Heartbeat struct {
-	word  *uint64
-	clock monoClock
-	mem   []byte // keeps the mapping referenced
+	word   *uint64
+	words  []uint64 // the whole slot
+	layout hbLayout
+	clock  monoClock
+	mem    []byte // keeps the mapping referenced
+}
+
+// RequestDone counts a finished request of app on core for the stats
+// server: rt is how long it took, tx the bytes sent, failed whether the
+// app raised. No syscall: a few stores into shared memory.
+func (h *Heartbeat) RequestDone(app, core int, rt time.Duration, tx int64, failed bool) {
+	if h == nil {
+		return
+	}
+	us := uint64(rt / time.Microsecond)
+	w := h.words
+	atomic.AddUint64(&w[wRequests], 1)
+	atomic.AddUint64(&w[wRunningTime], us)
+	atomic.StoreUint64(&w[wAvgRT], (atomic.LoadUint64(&w[wAvgRT])+us)/2)
+	atomic.AddUint64(&w[wTx], uint64(max(tx, 0)))
+	if failed {
+		atomic.AddUint64(&w[wExceptions], 1)
+	}
+	if app >= 0 && app < h.layout.apps {
+		atomic.AddUint64(&w[headerWords+2*app], 1)
+		if failed {
+			atomic.AddUint64(&w[headerWords+2*app+1], 1)
+		}
+	}
+	if core >= 0 && core < h.layout.cores {
+		atomic.AddUint64(&w[headerWords+2*h.layout.apps+2*core], 1)
+	}
+}
+
+// CoreBusy records whether core is serving a request.
+func (h *Heartbeat) CoreBusy(core int, busy bool) {
+	if h == nil || core < 0 || core >= h.layout.cores {
+		return
+	}
+	var v uint64
+	if busy {
+		v = 1
+	}
+	atomic.StoreUint64(&h.words[headerWords+2*h.layout.apps+2*core+1], v)
 }
 
 // Beat records that the worker's hub loop turned, and whether requests are
@@ -96,13 +160,16 @@ func (h *Heartbeat) BeatBusySince(t time.Time) {
 
 // hbArea is the master's view of the heartbeat area.
 type hbArea struct {
-	file *os.File
-	mem  []byte
-	n    int
+	file   *os.File
+	mem    []byte
+	n      int
+	layout hbLayout
 }
 
-func newHBArea(n int) (*hbArea, error) {
-	size := roundUp(n*hbSlotSize, os.Getpagesize())
+func newHBArea(n int) (*hbArea, error) { return newHBAreaLayout(n, hbLayout{}) }
+
+func newHBAreaLayout(n int, layout hbLayout) (*hbArea, error) {
+	size := roundUp(n*layout.slotSize(), os.Getpagesize())
 	var f *os.File
 	var err error
 	for _, dir := range []string{"/dev/shm", os.TempDir()} {
@@ -124,15 +191,24 @@ func newHBArea(n int) (*hbArea, error) {
 		f.Close()
 		return nil, fmt.Errorf("heartbeat area: mmap: %w", err)
 	}
-	return &hbArea{file: f, mem: mem, n: n}, nil
+	return &hbArea{file: f, mem: mem, n: n, layout: layout}, nil
 }
 
 func (a *hbArea) slot(id int) *uint64 {
-	return (*uint64)(unsafe.Pointer(&a.mem[(id-1)*hbSlotSize]))
+	return (*uint64)(unsafe.Pointer(&a.mem[(id-1)*a.layout.slotSize()]))
+}
+
+// words is worker id's whole slot.
+func (a *hbArea) words(id int) []uint64 {
+	return unsafe.Slice(a.slot(id), a.layout.slotSize()/8)
 }
 
 // reset clears worker id's slot before a new worker takes it.
-func (a *hbArea) reset(id int) { atomic.StoreUint64(a.slot(id), 0) }
+func (a *hbArea) reset(id int) {
+	for i := range a.words(id) {
+		atomic.StoreUint64(&a.words(id)[i], 0)
+	}
+}
 
 // read returns worker id's last beat (CLOCK_MONOTONIC ns, 0 if none) and
 // whether it said busy.
@@ -149,23 +225,29 @@ func (a *hbArea) close() {
 // mapHeartbeat maps the area inherited on fd and returns worker id's slot.
 // The fd is closed: the mapping outlives it, and the app's children must
 // not inherit it.
-func mapHeartbeat(fd, id int) (*Heartbeat, error) {
+func mapHeartbeat(fd, id int) (*Heartbeat, error) { return mapHeartbeatLayout(fd, id, hbLayout{}) }
+
+func mapHeartbeatLayout(fd, id int, layout hbLayout) (*Heartbeat, error) {
 	defer syscall.Close(fd)
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, fmt.Errorf("heartbeat fd %d: %w", fd, err)
 	}
-	if int64(id*hbSlotSize) > st.Size {
+	size := layout.slotSize()
+	if int64(id*size) > st.Size {
 		return nil, fmt.Errorf("heartbeat fd %d: %d bytes, no slot for worker %d", fd, st.Size, id)
 	}
 	mem, err := syscall.Mmap(fd, 0, int(st.Size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat fd %d: mmap: %w", fd, err)
 	}
+	word := (*uint64)(unsafe.Pointer(&mem[(id-1)*size]))
 	return &Heartbeat{
-		word:  (*uint64)(unsafe.Pointer(&mem[(id-1)*hbSlotSize])),
-		clock: newMonoClock(),
-		mem:   mem,
+		word:   word,
+		words:  unsafe.Slice(word, size/8),
+		layout: layout,
+		clock:  newMonoClock(),
+		mem:    mem,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -11,16 +12,20 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/uwsgo/uwsgo/filewatch"
 )
 
 // Spec is what the master needs to run its workers.
 type Spec struct {
-	Processes int           // >= 1
-	Listeners []*os.File    // opened by the master; inherited by every worker in this order (fds 3, 4, ...)
-	Harakiri  time.Duration // 0: off
-	Argv      []string      // argv to re-exec (normally os.Args); the binary is os.Executable(). nil: os.Args
-	Logger    *log.Logger   // nil: stderr, no prefix, no timestamps (as uWSGI)
-	Env       []string      // extra env for workers (may be nil)
+	Processes int        // >= 1
+	Listeners []*os.File // opened by the master; inherited by every worker in this order (fds 3, 4, ...)
+	// SocketProtos names each listener's protocol for the stats ("http", "uwsgi").
+	SocketProtos []string
+	Harakiri     time.Duration // 0: off
+	Argv         []string      // argv to re-exec (normally os.Args); the binary is os.Executable(). nil: os.Args
+	Logger       *log.Logger   // nil: stderr, no prefix, no timestamps (as uWSGI)
+	Env          []string      // extra env for workers (may be nil)
 
 	// StopTimeout is how long a stop (SIGINT, SIGQUIT, SIGTERM) waits for
 	// the workers to leave before it SIGKILLs them. 0: 5 seconds.
@@ -51,6 +56,23 @@ type Spec struct {
 	// lines (a req-logger file the master opened before it dropped
 	// privileges); see Worker.ReqLog.
 	ReqLog *os.File
+
+	// Stats, if set, is the address (host:port, or a unix socket path)
+	// where the master serves uWSGI's stats JSON; StatsHTTP serves it
+	// over HTTP. Apps (mount points) and Cores size the counters.
+	Stats     net.Listener // from ListenStats; closed by RunMaster
+	StatsHTTP bool
+	Apps      []string
+	Cores     int
+	Version   string // for the stats JSON
+
+	// TouchReload: files whose modification (or touch) reloads the
+	// workers gracefully, as SIGHUP does (uWSGI's --touch-reload).
+	TouchReload []string
+
+	// NeedApp: a worker that exits with ExitNoApp stops the whole
+	// instance, and RunMaster returns ExitNoApp (uWSGI's --need-app).
+	NeedApp bool
 }
 
 // Respawn policy.
@@ -98,6 +120,9 @@ type slot struct {
 	mercyAt      time.Time // reload: SIGKILL after this
 	mercyKilled  bool
 	harakiriKill bool // killed by harakiri
+
+	respawns, harakiris int    // for the stats
+	lastRequests        uint64 // at the last stats read (delta_requests)
 }
 
 type exitEvent struct {
@@ -118,7 +143,8 @@ type master struct {
 	exe   string
 	argv  []string
 	clock monoClock
-	hb    *hbArea // nil: harakiri off
+	hb    *hbArea // nil: harakiri and stats off
+	stats *statsServer
 
 	listeners []*os.File // spec.Listeners as handed to workers (see inheritable)
 
@@ -135,6 +161,7 @@ type master struct {
 	stopSig    syscall.Signal // what the workers were sent
 	stopSince  time.Time
 	stopKillAt time.Time // zero once the stragglers were SIGKILLed
+	exitCode   int       // what RunMaster returns after the stop
 }
 
 // RunMaster starts the workers and supervises them until it is told to
@@ -210,10 +237,12 @@ func newMaster(spec Spec) (*master, error) {
 	if m.listeners, err = inheritable(spec.Listeners); err != nil {
 		return m, err
 	}
-	if spec.Harakiri > 0 {
-		if m.hb, err = newHBArea(spec.Processes); err != nil {
+	if spec.Harakiri > 0 || spec.Stats != nil {
+		if m.hb, err = newHBAreaLayout(spec.Processes, hbLayout{apps: len(spec.Apps), cores: spec.Cores}); err != nil {
 			return m, err
 		}
+	}
+	if spec.Harakiri > 0 {
 		// Check often enough that a kill comes at most a quarter late.
 		m.harakiriEvery = min(max(spec.Harakiri/4, 100*time.Millisecond), time.Second)
 	}
@@ -229,6 +258,9 @@ func newMaster(spec Spec) (*master, error) {
 	}
 	m.spawn = make(chan spawnReq)
 	go spawner(m.spawn)
+	if spec.Stats != nil {
+		m.stats = newStatsServer(spec.Stats, spec.StatsHTTP, m.log)
+	}
 	return m, nil
 }
 
@@ -323,6 +355,9 @@ func (m *master) close() {
 	for _, f := range m.listeners {
 		f.Close()
 	}
+	if m.stats != nil {
+		m.stats.close()
+	}
 	if m.hb != nil {
 		m.hb.close()
 	}
@@ -340,13 +375,34 @@ func (m *master) run() int {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	touched := make(chan string, 1)
+	if len(m.spec.TouchReload) > 0 {
+		w, err := filewatch.New(func(p string) {
+			select {
+			case touched <- p:
+			default: // a reload is on its way
+			}
+		})
+		if err == nil {
+			defer w.Close()
+			err = w.Add(m.spec.TouchReload...)
+		}
+		if err != nil {
+			m.log.Printf("!!! --touch-reload: %v !!!", err)
+		}
+	}
+	var statsReq <-chan chan []byte
+	if m.stats != nil {
+		go m.stats.serve()
+		statsReq = m.stats.req
+	}
 	for {
 		// Signals first: a group SIGINT must win over the worker exits it
 		// causes.
 		m.drainSignals()
 		if m.stopping && m.alive == 0 {
 			m.log.Printf("goodbye to uwsgo.")
-			return 0
+			return m.exitCode
 		}
 		m.tick(time.Now())
 		if m.stopping && m.alive == 0 {
@@ -364,6 +420,11 @@ func (m *master) run() int {
 			m.drainSignals()
 			m.onExit(ev)
 		case <-timer.C:
+		case p := <-touched:
+			m.log.Printf("*** %s has been touched... grace them all !!! ***", p)
+			m.onSignal(syscall.SIGHUP)
+		case reply := <-statsReq:
+			reply <- m.statsJSON()
 		}
 	}
 }
@@ -430,6 +491,8 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 		return
 	}
 	s.cmd, s.pid, s.alive = cmd, cmd.Process.Pid, true
+	s.respawns++
+	s.lastRequests = 0
 	m.alive++
 	if respawn {
 		m.log.Printf("Respawned uwsgo worker %d (new pid: %d)", s.id, s.pid)
@@ -465,7 +528,10 @@ func (m *master) workerEnv(id int) []string {
 	if m.hb != nil {
 		ours = append(ours,
 			EnvHeartbeatFD+"="+fmt.Sprint(FirstListenFD+len(m.spec.Listeners)),
-			EnvHarakiri+"="+m.spec.Harakiri.String())
+			EnvSlotLayout+"="+fmt.Sprintf("%d,%d", m.hb.layout.apps, m.hb.layout.cores))
+	}
+	if m.spec.Harakiri > 0 {
+		ours = append(ours, EnvHarakiri+"="+m.spec.Harakiri.String())
 	}
 	if m.spec.ReqLog != nil {
 		fd := FirstListenFD + len(m.spec.Listeners)
@@ -534,18 +600,24 @@ func (m *master) onSignal(sig os.Signal) {
 			m.stopKillAt = time.Time{}
 			return
 		}
-		m.stopping, m.stopSince, m.stopKillAt = true, now, now.Add(m.spec.StopTimeout)
-		m.stopSig = syscall.SIGINT
 		if sig == syscall.SIGTERM && m.spec.GracefulTerm {
-			m.stopSig, m.stopKillAt = syscall.SIGTERM, now.Add(m.spec.ReloadMercy)
 			m.log.Printf("SIGTERM received: gracefully killing workers (they have %v to finish)...", m.spec.ReloadMercy)
+			m.stopWorkers(now, syscall.SIGTERM, m.spec.ReloadMercy)
 		} else {
 			m.log.Printf("%s received: stopping workers...", sigName(sig.(syscall.Signal)))
+			m.stopWorkers(now, syscall.SIGINT, m.spec.StopTimeout)
 		}
-		for _, s := range m.slots[1:] {
-			s.respawnAt, s.pendingLog = time.Time{}, ""
-			m.kill(s, m.stopSig)
-		}
+	}
+}
+
+// stopWorkers begins a stop: every worker gets sig (SIGINT, or SIGTERM
+// for a graceful stop) and has mercy to leave; nothing respawns.
+func (m *master) stopWorkers(now time.Time, sig syscall.Signal, mercy time.Duration) {
+	m.stopping, m.stopSince, m.stopKillAt = true, now, now.Add(mercy)
+	m.stopSig = sig
+	for _, s := range m.slots[1:] {
+		s.respawnAt, s.pendingLog = time.Time{}, ""
+		m.kill(s, m.stopSig)
 	}
 }
 
@@ -568,6 +640,10 @@ func (m *master) onExit(ev exitEvent) {
 		}
 		m.log.Printf("worker %d buried after %.1f seconds", s.id, now.Sub(m.stopSince).Seconds())
 		return
+	case m.spec.NeedApp && ev.ws.Exited() && ev.ws.ExitStatus() == ExitNoApp:
+		m.log.Printf("OOPS ! failed loading app in %s: need-app requested, destroying the instance...", who)
+		m.exitCode = ExitNoApp
+		m.stopWorkers(now, syscall.SIGINT, m.spec.StopTimeout)
 	case s.harakiriKill:
 		m.log.Printf("%s killed by harakiri: respawning", who)
 		s.quickDeaths = 0
@@ -652,7 +728,7 @@ func (m *master) tick(now time.Time) {
 			m.kill(s, syscall.SIGKILL)
 		}
 	}
-	if m.hb != nil && !now.Before(m.nextHarakiri) {
+	if m.spec.Harakiri > 0 && !now.Before(m.nextHarakiri) {
 		m.nextHarakiri = now.Add(m.harakiriEvery)
 		mono := m.clock.now()
 		for _, s := range m.slots[1:] {
@@ -669,6 +745,7 @@ func (m *master) tick(now time.Time) {
 					m.logStuck(s)
 				}
 				s.harakiriKill = true
+				s.harakiris++
 				m.kill(s, syscall.SIGKILL)
 			}
 		}
@@ -696,7 +773,7 @@ func (m *master) nextWake() (time.Time, bool) {
 			consider(s.started.Add(lt))
 		}
 	}
-	if m.hb != nil {
+	if m.spec.Harakiri > 0 {
 		consider(m.nextHarakiri)
 	}
 	return t, !t.IsZero()

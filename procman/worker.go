@@ -22,9 +22,11 @@ const (
 	EnvHarakiri    = "UWSGO_HARAKIRI"     // harakiri timeout as a Go duration ("30s"); absent when off
 	EnvProcname    = "UWSGO_PROCNAME"     // the name ps shows for the worker; absent when names are off
 	EnvReqLogFD    = "UWSGO_REQLOG_FD"    // fd of the request log file; absent without one
+	EnvSlotLayout  = "UWSGO_SLOT_LAYOUT"  // "APPS,CORES": the size of a heartbeat slot's counters
 )
 
-var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname, EnvReqLogFD}
+// workerVars are the variables above, removed from a worker's environment.
+var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname, EnvReqLogFD, EnvSlotLayout}
 
 // FirstListenFD is the fd of the first inherited listener.
 const FirstListenFD = 3
@@ -37,6 +39,10 @@ const (
 	// --max-requests. The master respawns it at once. (uWSGI's
 	// UWSGI_RELOAD_CODE.)
 	ExitReload = 17
+	// ExitNoApp: the app could not be loaded and --need-app is set; the
+	// master then stops every worker and exits with it (uWSGI's
+	// UWSGI_FAILED_APP_CODE).
+	ExitNoApp = 22
 )
 
 // Worker describes this process when a master started it.
@@ -139,7 +145,13 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 		if err != nil {
 			return nil, err
 		}
-		if w.Heartbeat, err = mapHeartbeat(fd, w.ID); err != nil {
+		var layout hbLayout
+		if v := getenv(EnvSlotLayout); v != "" {
+			if _, err := fmt.Sscanf(v, "%d,%d", &layout.apps, &layout.cores); err != nil || layout.apps < 0 || layout.cores < 0 {
+				return nil, fmt.Errorf("%s=%q: want APPS,CORES", EnvSlotLayout, v)
+			}
+		}
+		if w.Heartbeat, err = mapHeartbeatLayout(fd, w.ID, layout); err != nil {
 			return nil, err
 		}
 	}

@@ -31,6 +31,7 @@ enum { UW_WAIT_READ = 1, UW_WAIT_WRITE = 2 };
 
 typedef struct uw_core {
 	int id;
+	int app; /* which of the worker's apps serves the request (set by Go) */
 	int state;
 	int events;    /* UW_EV_* bits not yet consumed by Go */
 	int in_events; /* already listed in uw_hub.events */

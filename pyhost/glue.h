@@ -19,6 +19,7 @@
 
 /* a core's Python side (uw_core.py) */
 typedef struct uw_pycore {
+	PyObject *app; /* the request's app (borrowed from uw_g.apps) */
 	PyObject *environ;
 	PyObject *result; /* what the app returned */
 	PyObject *iter;
@@ -43,7 +44,8 @@ typedef struct uw_pycore {
 struct uw_glue {
 	uw_settings s;
 	PyThreadState *tstate; /* the hub thread's */
-	PyObject *app;
+	PyObject *apps[UW_MAX_APPS]; /* app 0 first, then --mount points, in load order */
+	int napps;
 	PyObject *version_tuple;
 	PyObject *file_wrapper_type;
 	PyObject *wait_read_fn, *wait_write_fn;

@@ -15,12 +15,49 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 uw_hub uw_the_hub;
 struct uw_glue uw_g;
 
 /* ------------------------------------------------------------ start-up */
+
+/*
+ * --home, as uWSGI has it: a PEP 405 virtualenv (it holds pyvenv.cfg) is
+ * entered the way its own bin/python enters it, by taking that as the
+ * program: CPython then finds pyvenv.cfg, sets sys.prefix to the venv and
+ * lets site add its site-packages (and the system's, if the venv says
+ * so). Any other directory is a Python home (PYTHONHOME).
+ */
+static int set_home(PyConfig *config, const char *home, char *err, size_t errlen) {
+	if (!home || !*home) return 0;
+	char path[4096];
+	struct stat st;
+	if (stat(home, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "--home %s: %s", home, stat(home, &st) != 0 ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/pyvenv.cfg", home);
+	PyStatus ps;
+	if (access(path, R_OK) == 0) {
+		snprintf(path, sizeof path, "%s/bin/python", home);
+		wchar_t *w = Py_DecodeLocale(path, NULL);
+		ps = PyConfig_SetString(config, &config->program_name, w);
+		PyMem_RawFree(w);
+		fprintf(stderr, "PEP 405 virtualenv detected: %s\n", home);
+	} else {
+		wchar_t *w = Py_DecodeLocale(home, NULL);
+		ps = PyConfig_SetString(config, &config->home, w);
+		PyMem_RawFree(w);
+		fprintf(stderr, "Set PythonHome to %s\n", home);
+	}
+	if (PyStatus_Exception(ps)) {
+		snprintf(err, errlen, "--home %s: %s", home, ps.err_msg ? ps.err_msg : "cannot set it");
+		return -1;
+	}
+	return 0;
+}
 
 int uw_start(const uw_settings *s, char *err, size_t errlen) {
 	uw_g.s = *s;
@@ -40,6 +77,11 @@ int uw_start(const uw_settings *s, char *err, size_t errlen) {
 	config.buffered_stdio = 0;
 	wchar_t *wprog = Py_DecodeLocale(s->program ? s->program : "uwsgo", NULL);
 	PyConfig_SetString(&config, &config.program_name, wprog);
+	if (set_home(&config, s->home, err, errlen)) {
+		PyConfig_Clear(&config);
+		PyMem_RawFree(wprog);
+		return -1;
+	}
 	wchar_t *argv0[] = {wprog};
 	PyConfig_SetArgv(&config, 1, argv0);
 	PyStatus st = Py_InitializeFromConfig(&config);
@@ -153,14 +195,20 @@ static int load_app_impl(const char *module, const char *wsgi_file, const char *
 		uw_exception_line(err, errlen, prefix);
 		return -1;
 	}
-	uw_g.app = PyObject_GetAttrString(mod, callable);
-	Py_DECREF(mod);
-	if (!uw_g.app || !PyCallable_Check(uw_g.app)) {
-		PyErr_Clear();
-		snprintf(err, errlen, "unable to find a callable named '%s' in '%s'", callable, what);
-		Py_CLEAR(uw_g.app);
+	if (uw_g.napps == UW_MAX_APPS) {
+		Py_DECREF(mod);
+		snprintf(err, errlen, "unable to load app from '%s': at most %d apps per worker", what, UW_MAX_APPS);
 		return -1;
 	}
+	PyObject *app = PyObject_GetAttrString(mod, callable);
+	Py_DECREF(mod);
+	if (!app || !PyCallable_Check(app)) {
+		PyErr_Clear();
+		snprintf(err, errlen, "unable to find a callable named '%s' in '%s'", callable, what);
+		Py_XDECREF(app);
+		return -1;
+	}
+	uw_g.apps[uw_g.napps++] = app;
 	return 0;
 }
 
@@ -333,6 +381,7 @@ int uw_core_setup(uw_core *c, const char *vars, const int *lens, int n, const ch
 		return -1;
 	}
 	p->environ = env;
+	p->app = uw_g.apps[c->app >= 0 && c->app < uw_g.napps ? c->app : 0];
 	p->started = 0;
 	p->head_committed = 0;
 	c->events = 0;
@@ -497,6 +546,59 @@ int uw_load_app(const char *module, const char *wsgi_file, const char *callable,
 	struct load_args l = {module, wsgi_file, callable, err, errlen, -1};
 	uw_on_loop_stack(load_app_tramp, &l);
 	return l.ret;
+}
+
+/* the files of the loaded modules (sys.modules' __file__s), for
+ * --py-autoreload: NUL-separated in one malloc'd buffer */
+struct files_args {
+	char *buf;
+	size_t len;
+};
+
+static void module_files_tramp(void *a) {
+	struct files_args *f = a;
+	PyObject *mods = PySys_GetObject("modules"); /* borrowed */
+	PyObject *vals = mods ? PyDict_Values(mods) : NULL;
+	size_t cap = 0;
+	for (Py_ssize_t i = 0; vals && i < PyList_GET_SIZE(vals); i++) {
+		PyObject *file = PyObject_GetAttrString(PyList_GET_ITEM(vals, i), "__file__");
+		if (!file) {
+			PyErr_Clear();
+			continue;
+		}
+		Py_ssize_t n;
+		const char *s = PyUnicode_Check(file) ? PyUnicode_AsUTF8AndSize(file, &n) : NULL;
+		if (!s) PyErr_Clear();
+		if (s && n > 0) {
+			if (f->len + (size_t)n + 1 > cap) {
+				cap = (f->len + (size_t)n + 1) * 2;
+				char *nb = realloc(f->buf, cap);
+				if (!nb) {
+					Py_DECREF(file);
+					break;
+				}
+				f->buf = nb;
+			}
+			memcpy(f->buf + f->len, s, (size_t)n + 1);
+			f->len += (size_t)n + 1;
+		}
+		Py_DECREF(file);
+	}
+	Py_XDECREF(vals);
+}
+
+char *uw_module_files(size_t *len) {
+	struct files_args f = {NULL, 0};
+	if (uw_eng->threaded) {
+		/* the request threads hold the GIL by turns; the hub takes its turn */
+		PyGILState_STATE g = PyGILState_Ensure();
+		module_files_tramp(&f);
+		PyGILState_Release(g);
+	} else {
+		uw_on_loop_stack(module_files_tramp, &f);
+	}
+	*len = f.len;
+	return f.buf;
 }
 
 struct start_args {

@@ -18,6 +18,7 @@ import "C"
 
 import (
 	"errors"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 )
@@ -52,7 +53,8 @@ type Settings struct {
 	MasterPID  int
 	Version    string
 	// Opt is what uwsgi.opt holds: every option as given, in order.
-	Opt []Option
+	Opt  []Option
+	Home string // --home: virtualenv or Python home ("" none)
 	// gevent
 	GeventMonkey bool // patch_all() after the app loads
 	GeventEarly  bool // patch_all() before the app loads
@@ -122,6 +124,9 @@ func Start(s Settings) error {
 		cs.pyapi = (*C.char)(C.CBytes(src))
 		cs.pyapi_len = C.size_t(len(src))
 	}
+	if s.Home != "" {
+		cs.home = C.CString(s.Home)
+	}
 	cs.gevent_monkey = cbool(s.GeventMonkey)
 	cs.gevent_early = cbool(s.GeventEarly)
 	cs.efd = C.int(s.EventFD)
@@ -140,7 +145,8 @@ func Start(s Settings) error {
 	return nil
 }
 
-// LoadApp imports the WSGI app; the error is one line.
+// LoadApp imports a WSGI app and adds it to the worker's apps: the first
+// one loaded is app 0, the next app 1, ... The error is one line.
 func LoadApp(module, wsgiFile, callable string) error {
 	cm, cf, cc := C.CString(module), C.CString(wsgiFile), C.CString(callable)
 	defer C.free(unsafe.Pointer(cm))
@@ -151,6 +157,19 @@ func LoadApp(module, wsgiFile, callable string) error {
 		return errFrom(errbuf)
 	}
 	return nil
+}
+
+// ModuleFiles returns the file of every loaded module (sys.modules'
+// __file__ values), for --py-autoreload.
+func ModuleFiles() []string {
+	var n C.size_t
+	p := C.uw_module_files(&n)
+	if p == nil {
+		return nil
+	}
+	defer C.free(unsafe.Pointer(p))
+	raw := C.GoStringN(p, C.int(n))
+	return strings.Split(strings.TrimSuffix(raw, "\x00"), "\x00")
 }
 
 // NumCores is how many cores there are.
@@ -174,8 +193,9 @@ var (
 	startLens []C.int
 )
 
-// StartCore gives a request to a free core. vars are environ pairs.
-func StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) error {
+// StartCore gives a request for app (LoadApp's order) to a free core. vars
+// are environ pairs.
+func StartCore(id, app int, vars []string, scheme string, body []byte, bodyFD int) error {
 	buf := startBuf[:0]
 	lens := startLens[:0]
 	for _, v := range vars {
@@ -190,6 +210,7 @@ func StartCore(id int, vars []string, scheme string, body []byte, bodyFD int) er
 		bp = (*C.char)(unsafe.Pointer(&body[0]))
 	}
 	csch := schemeCString(scheme)
+	CoreAt(id).c.app = C.int(app)
 	if threadsPending != nil && len(body) > 0 {
 		threadPins[id].Pin(&body[0]) // the core's thread reads it later; unpinned at Release
 	}

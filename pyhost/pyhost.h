@@ -26,16 +26,22 @@ typedef struct uw_settings {
 	/* the module's Python parts: per file its name, NUL, its source, NUL */
 	const char *pyapi;
 	size_t pyapi_len;
+	const char *home;  /* --home: a virtualenv (or a Python home), or NULL */
 } uw_settings;
 
 /* uw_start starts the interpreter; the calling thread keeps the GIL. */
 int uw_start(const uw_settings *s, char *err, size_t errlen);
-/* uw_load_app imports the app; on failure err holds one line. */
+/* most apps (the main one and --mount points) a worker holds */
+#define UW_MAX_APPS 64
+
+/* uw_load_app imports an app and adds it to the worker's apps (ids in
+ * load order); on failure err holds one line. */
 int uw_load_app(const char *module, const char *wsgi_file, const char *callable, char *err, size_t errlen);
 /* uw_cores_init allocates the cores (and their stacks for uGreen). */
 int uw_cores_init(char *err, size_t errlen);
 
-/* uw_core_start gives a request to a free core and makes it runnable.
+/* uw_core_start gives a request to a free core (for the app Go put in
+ * its app field) and makes it runnable.
  * vars: n strings back to back, lens[i] bytes each (key, value, ...). */
 int uw_core_start(int id, const char *vars, const int *lens, int n, const char *scheme,
                   const char *body, size_t body_len, int body_fd);
@@ -55,6 +61,10 @@ int uw_engine_owns_loop(void);
 void uw_engine_turn(int timeout_ms);
 /* uw_engine_rearm: Go drained the eventfd; the next event writes it again. */
 void uw_engine_rearm(void);
+
+/* uw_module_files returns the __file__ of every module in sys.modules,
+ * NUL-separated, in a malloc'd buffer of *len bytes (NULL if none). */
+char *uw_module_files(size_t *len);
 
 /* uw_wait releases the GIL and waits on epfd (epoll_wait). */
 int uw_wait(int epfd, void *events, int max, int timeout_ms);

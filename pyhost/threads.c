@@ -313,6 +313,7 @@ static PyObject *thread_main(PyObject *unused, PyObject *arg) {
 int uw_thread_start(int id, const char *vars, const int *lens, int n, const char *scheme,
                     const char *body, size_t body_len, int body_fd) {
 	uw_tcore *t = &T.t[id];
+	t->own.app = uw_the_hub.cores[id].app; /* set by Go (--mount) */
 	size_t total = 0;
 	for (int i = 0; i < n; i++) total += (size_t)lens[i];
 	if (total > t->vars_cap) {

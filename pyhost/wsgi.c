@@ -306,7 +306,7 @@ static int try_sendfile(uw_core *c, PyObject *result) {
 static int wsgi_call_app(uw_core *c) {
 	uw_pycore *p = c->py;
 	p->started = 1;
-	PyObject *res = PyObject_CallFunctionObjArgs(uw_g.app, p->environ, p->start_response, NULL);
+	PyObject *res = PyObject_CallFunctionObjArgs(p->app, p->environ, p->start_response, NULL);
 	if (!res) return -1;
 	p->result = res;
 	int sf = try_sendfile(c, res);

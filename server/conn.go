@@ -380,7 +380,7 @@ func (c *conn) dispatch() {
 	}
 	c.releaseBuf()
 	if len(c.s.statics) > 0 && (c.method == "GET" || c.method == "HEAD") {
-		if h := c.s.findStatic(c.path); h.state != staticMiss {
+		if h := c.s.findStatic(c.path, c.s.cfg.StaticGzipAll && acceptsGzip(c.vars)); h.state != staticMiss {
 			if file != nil {
 				file.Close()
 			}
@@ -414,6 +414,7 @@ func (x *exchangeRef) pump() {
 		case b.Head == nil || b.Err != nil && b.Done:
 			// The app failed before any of its response left: a 500
 			// says so better than a cut connection.
+			c.rl.failed = b.Err != nil
 			closeFiles(b.Files)
 			c.endExchange()
 			c.fail500()
@@ -438,6 +439,7 @@ func (x *exchangeRef) pump() {
 		c.endExchange()
 		c.finished = true
 		if b.Err != nil {
+			c.rl.failed = true
 			c.cut = true // the head is out and the body incomplete
 		} else if c.chunked {
 			c.out = append(c.out, outItem{b: lastChunk})
@@ -463,6 +465,7 @@ func (x *exchangeRef) drain() {
 func (c *conn) endExchange() {
 	x := c.ref
 	c.rl.core, c.rl.switches = x.resp.Stats()
+	c.rl.app = x.resp.App()
 	x.done = true
 	c.ref = nil
 	c.s.finished()

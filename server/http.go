@@ -105,6 +105,9 @@ func (c *conn) queueHead(h *exchange.Head, b exchange.Batch) error {
 	if err != nil {
 		return err
 	}
+	if len(c.s.cfg.AddHeaders) > 0 {
+		h = c.withAddedHeaders(h)
+	}
 	c.rl.status = code
 	if c.kind == UWSGI {
 		c.rl.headers, c.rl.headerBytes = len(h.Headers)/2, headBytes(c.proto, h.Status, h.Headers)

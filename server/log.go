@@ -35,6 +35,16 @@ type reqLog struct {
 	bodyBytes            int64
 	headers, headerBytes int
 	core, switches       int
+	app                  int
+	failed               bool // the app raised
+}
+
+// RequestDone is what OnRequest is told.
+type RequestDone struct {
+	App, Core int
+	Duration  time.Duration
+	Bytes     int64 // body bytes sent
+	Failed    bool  // the app raised
 }
 
 // countVars adds pairs to the "{N vars in M bytes}" count, sized as in a
@@ -52,6 +62,9 @@ func (l *reqLog) countVars(vars []string) {
 func (s *Server) logRequest(c *conn) {
 	l := &c.rl
 	mine, all := s.reqs.Add(1), totalReqs.Add(1)
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(RequestDone{App: l.app, Core: l.core, Duration: time.Since(l.start), Bytes: l.bodyBytes, Failed: l.failed})
+	}
 	if s.cfg.DisableLogging && !s.logAnyway(l) {
 		return
 	}
@@ -62,6 +75,9 @@ func (s *Server) logRequest(c *conn) {
 		}
 	}
 	b := s.logBuf[:0]
+	if s.cfg.MemoryReport {
+		b = appendMemoryReport(b)
+	}
 	if s.logFormat != nil {
 		b = s.logFormat.appendLine(b, s, c, remote)
 	} else {

@@ -72,6 +72,13 @@ type Config struct {
 	DisableLogging bool        // no request lines (errors are still logged)
 	RequestLog     RequestLog  // request line format, destination, conditional logging
 	WorkerID       int         // which worker this is (uWSGI's line has no field for it)
+	AddHeaders     []string    // --add-header: name, value, ... added to every response
+	StaticExpires  []ExpiresRule
+	StaticGzipAll  bool // --static-gzip-all: FILE.gz for FILE when the client takes gzip
+	MemoryReport   bool // --memory-report: each request line starts with the worker's memory
+	// OnRequest, if set, is told of every request when its response is
+	// out (or its client gone), on the loop's thread: the stats.
+	OnRequest func(RequestDone)
 	// SharedListeners: other workers accept on the same sockets, so a
 	// worker without a free core stops accepting and leaves new
 	// connections to them. A lone worker keeps accepting: its queue is

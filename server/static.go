@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -69,18 +70,20 @@ type staticHit struct {
 	f     *os.File
 	name  string // base name, for the Content-Type
 	mtime time.Time
+	path  string // the file's path (for --static-expires)
+	gzip  bool   // f is the name.gz beside it (--static-gzip-all)
 }
 
 // findStatic maps a decoded URL path to a file. As in uWSGI, every
 // matching mount is tried in turn and a missing file falls through to the
 // app; anything that would leave its directory is refused.
-func (s *Server) findStatic(urlPath string) staticHit {
+func (s *Server) findStatic(urlPath string, gz bool) staticHit {
 	for _, m := range s.statics {
 		rel, ok := underMount(urlPath, m.Mount)
 		if !ok {
 			continue
 		}
-		if h := s.lookupStatic(m, rel); h.state != staticMiss {
+		if h := s.lookupStatic(m, rel, gz); h.state != staticMiss {
 			return h
 		}
 	}
@@ -99,7 +102,10 @@ func underMount(p, mount string) (string, bool) {
 	return "", false
 }
 
-func (s *Server) lookupStatic(m StaticMap, rel string) staticHit {
+// lookupStatic finds rel under m; with gz (--static-gzip-all and a
+// client that takes gzip) a regular file's name.gz is served instead
+// when there is one.
+func (s *Server) lookupStatic(m StaticMap, rel string, gz bool) staticHit {
 	if strings.IndexByte(rel, 0) >= 0 || slices.Contains(strings.Split(rel, "/"), "..") {
 		return staticHit{state: staticReject}
 	}
@@ -112,7 +118,7 @@ func (s *Server) lookupStatic(m StaticMap, rel string) staticHit {
 			if err != nil {
 				return staticHit{}
 			}
-			return staticHit{state: staticFile, f: f, name: filepath.Base(m.Dir), mtime: fi.ModTime()}
+			return staticHit{state: staticFile, f: f, name: filepath.Base(m.Dir), mtime: fi.ModTime(), path: m.Dir}
 		}
 	}
 	// os.Root refuses, without races, any path or symlink that leaves Dir.
@@ -129,11 +135,11 @@ func (s *Server) lookupStatic(m StaticMap, rel string) staticHit {
 			h.f.Close() // "file.txt/" names no file (stat gives ENOTDIR)
 			return staticHit{}
 		}
-		return h
+		return gzipped(root, m.Dir, h, gz)
 	}
 	for _, idx := range s.cfg.StaticIndex {
 		if h, isDir := openInRoot(root, m.Dir, path.Join(name, idx)); !isDir && h.state != staticMiss {
-			return h
+			return gzipped(root, m.Dir, h, gz)
 		}
 	}
 	return staticHit{} // a directory without an index: the app decides
@@ -174,7 +180,27 @@ func openInRoot(root *os.Root, dir, name string) (h staticHit, isDir bool) {
 		f.Close()
 		return staticHit{state: staticReject}, false
 	}
-	return staticHit{state: staticFile, f: f, name: path.Base(name), mtime: fi.ModTime()}, false
+	return staticHit{state: staticFile, f: f, name: path.Base(name), mtime: fi.ModTime(), path: filepath.Join(dir, name)}, false
+}
+
+// gzipped swaps a found file for the name.gz beside it, if gz and there
+// is one (a regular file inside the root); the Content-Type stays the
+// original's.
+func gzipped(root *os.Root, dir string, h staticHit, gz bool) staticHit {
+	if !gz || h.state != staticFile {
+		return h
+	}
+	rel, err := filepath.Rel(dir, h.path)
+	if err != nil {
+		return h
+	}
+	g, isDir := openInRoot(root, dir, rel+".gz")
+	if isDir || g.state != staticFile {
+		return h
+	}
+	h.f.Close()
+	g.name, g.gzip = h.name, true
+	return g
 }
 
 // realPathInside resolves every symlink of dir/name and returns the path
@@ -221,6 +247,16 @@ func (c *conn) serveStatic(h staticHit) {
 		req.ProtoMajor, req.ProtoMinor = 1, c.minor
 	}
 	w := &staticWriter{hdr: http.Header{}}
+	if h.gzip {
+		w.hdr.Set("Content-Encoding", "gzip")
+		w.hdr.Set("Vary", "Accept-Encoding")
+	}
+	if h.state == staticFile && len(c.s.cfg.StaticExpires) > 0 {
+		ctype := mime.TypeByExtension(filepath.Ext(h.name))
+		if e := c.s.expires(h, ctype, c.rl.uri, c.path); e != "" {
+			w.hdr.Set("Expires", e)
+		}
+	}
 	serveStatic(w, req, h)
 	if w.code == 0 {
 		w.code = http.StatusOK // a zero-length file writes nothing

@@ -67,7 +67,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if o := ld.Options; !worker && (o.Master || o.Processes > 1) {
+	if o := ld.Options; !worker && withMaster(o) {
 		if wd, err := os.Getwd(); err == nil {
 			os.Setenv(envStartDir, wd) // inherited by the workers
 		}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -108,6 +109,9 @@ func run(o *config.Options) error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
 	// Everything that can be refused is checked before anything starts.
+	if err := checkMountFiles(o); err != nil {
+		return err
+	}
 	cr, err := resolveCreds(e)
 	if err != nil {
 		return err
@@ -185,6 +189,13 @@ func run(o *config.Options) error {
 			created = append(created, f)
 		}
 	}
+	var statsLn net.Listener
+	if o.Stats != "" {
+		var err error
+		if statsLn, err = procman.ListenStats(o.Stats); err != nil {
+			return err
+		}
+	}
 	if e.pidfile != "" {
 		if err := writePidfile(e.pidfile); err != nil {
 			return fmt.Errorf("--pidfile %s: %w", e.pidfile, err)
@@ -204,7 +215,7 @@ func run(o *config.Options) error {
 		return err
 	}
 	banner(o, e, specs, lns)
-	if o.Master || o.Processes > 1 {
+	if withMaster(o) {
 		files := make([]*os.File, len(lns))
 		for i, ln := range lns {
 			f, err := listenerFile(ln)
@@ -214,10 +225,20 @@ func run(o *config.Options) error {
 			files[i] = f
 			ln.Close() // the dup in f keeps the socket open
 		}
+		var mountpoints []string
+		for _, a := range appsOf(o) {
+			mountpoints = append(mountpoints, a.Mount)
+		}
+		_, cores := engineFor(o)
+		protos := make([]string, len(specs))
+		for i, s := range specs {
+			protos[i] = kindName(s.kind)
+		}
 		daemonReady()
 		code := procman.RunMaster(procman.Spec{
 			Processes:         o.Processes,
 			Listeners:         files,
+			SocketProtos:      protos,
 			Harakiri:          time.Duration(o.Harakiri) * time.Second,
 			Logger:            logger,
 			ReloadMercy:       time.Duration(e.reloadMercy) * time.Second,
@@ -227,6 +248,13 @@ func run(o *config.Options) error {
 			GracefulTerm:      e.gracefulTerm,
 			ReqLog:            reqLog,
 			Signals:           sigs,
+			NeedApp:           o.NeedApp,
+			TouchReload:       o.TouchReload,
+			Stats:             statsLn,
+			StatsHTTP:         o.StatsHTTP,
+			Apps:              mountpoints,
+			Cores:             cores,
+			Version:           Version,
 		})
 		if code != 0 {
 			return &exitError{code: code, err: fmt.Errorf("master exited with status %d", code)}
@@ -250,6 +278,68 @@ func redirectLog(path, opt string) error {
 		return fmt.Errorf("%s %s: %w", opt, path, err)
 	}
 	return nil
+}
+
+// appsOf lists the worker's apps: the main one (-w/--wsgi-file), then
+// each --mount in order, as uWSGI loads them.
+func appsOf(o *config.Options) []hub.App {
+	var apps []hub.App
+	if o.Module != "" || o.WSGIFile != "" {
+		apps = append(apps, hub.App{Module: o.Module, WSGIFile: o.WSGIFile, Callable: o.Callable})
+	}
+	for _, m := range o.Mounts {
+		mount, target, _ := strings.Cut(m, "=")
+		a := hub.App{Mount: mount, Callable: o.Callable}
+		if strings.HasSuffix(target, ".py") || strings.HasSuffix(target, ".wsgi") {
+			a.WSGIFile = target
+		} else {
+			a.Module, a.Callable, _ = strings.Cut(target, ":")
+		}
+		apps = append(apps, a)
+	}
+	return apps
+}
+
+func appName(a hub.App) string {
+	if a.WSGIFile != "" {
+		return a.WSGIFile
+	}
+	return a.Module
+}
+
+// checkMountFiles refuses, before anything starts, a --mount whose file
+// is not there (one line; with --master the workers would otherwise
+// retry it forever).
+func checkMountFiles(o *config.Options) error {
+	for _, a := range appsOf(o) {
+		if a.Mount == "" || a.WSGIFile == "" {
+			continue
+		}
+		if st, err := os.Stat(a.WSGIFile); err != nil {
+			return fmt.Errorf("--mount %s=%s: unable to load app: %w", a.Mount, a.WSGIFile, errors.Unwrap(err))
+		} else if st.IsDir() {
+			return fmt.Errorf("--mount %s=%s: unable to load app: it is a directory", a.Mount, a.WSGIFile)
+		}
+	}
+	return nil
+}
+
+// withMaster: a master runs the workers with --master, several
+// processes, or an option only a master carries out (stats, reloads).
+func withMaster(o *config.Options) bool {
+	return o.Master || o.Processes > 1 || masterReason(o) != ""
+}
+
+func masterReason(o *config.Options) string {
+	switch {
+	case o.Stats != "":
+		return "--stats"
+	case o.PyAutoReload > 0:
+		return "--py-autoreload"
+	case len(o.TouchReload) > 0:
+		return "--touch-reload"
+	}
+	return ""
 }
 
 func listenerFile(ln net.Listener) (*os.File, error) {
@@ -315,8 +405,11 @@ func banner(o *config.Options, e *effects, specs []socketSpec, lns []net.Listene
 			say("*** WARNING: async mode without a suspend engine (--ugreen or --greenlet): uwsgi.suspend() does nothing, the app must yield to let other cores run ***\n")
 		}
 	}
-	if o.Processes > 1 || o.Master {
+	if withMaster(o) {
 		say("master process enabled, %d worker(s)\n", o.Processes)
+		if !o.Master && o.Processes == 1 {
+			say("(the master is on for %s: it serves the stats and reloads the workers)\n", masterReason(o))
+		}
 	}
 	printAccepted(logger.Writer(), o)
 }
@@ -353,6 +446,7 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		NumProc:      o.Processes,
 		Version:      Version,
 		Opt:          pythonOpt(o),
+		Home:         o.Home,
 	}
 	if w != nil {
 		settings.WorkerID, settings.NumProc, settings.MasterPID = w.ID, w.NumProc, w.MasterPID
@@ -366,11 +460,29 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		}
 	}
 	var srv *server.Server
+	loadStart := time.Now()
+	nloaded := 0
 	hcfg := hub.Config{
-		Python:      settings,
-		Module:      o.Module,
-		WSGIFile:    o.WSGIFile,
-		Callable:    o.Callable,
+		Python:           settings,
+		Apps:             appsOf(o),
+		ManageScriptName: o.ManageScriptName,
+		NoDefaultApp:     o.NoDefaultApp,
+		AppLoaded: func(a hub.App, err error) error {
+			if err != nil {
+				if a.Mount != "" {
+					err = fmt.Errorf("--mount %s=%s: %w", a.Mount, appName(a), err)
+				}
+				if o.NeedApp {
+					return &exitError{code: procman.ExitNoApp, err: fmt.Errorf("%w (need-app: GAME OVER)", err)}
+				}
+				return err
+			}
+			say("WSGI app %d (mountpoint='%s') ready in %d seconds: %s:%s, pid: %d, cores: %d\n",
+				nloaded, a.Mount, int(time.Since(loadStart).Seconds()), appName(a), a.Callable, os.Getpid(), cores)
+			nloaded++
+			loadStart = time.Now()
+			return nil
+		},
 		MaxRequests: o.MaxRequests,
 		OnMaxRequests: func() {
 			// Called on the hub thread as the last request finishes, before
@@ -382,22 +494,21 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		},
 	}
 	if w != nil && w.Heartbeat != nil {
+		hcfg.CoreBusy = w.Heartbeat.CoreBusy
+	}
+	if w != nil && w.Heartbeat != nil && w.Harakiri > 0 {
 		hcfg.Beat = w.Heartbeat.Beat
 		hcfg.BeatBusySince = w.Heartbeat.BeatBusySince
 		// beat often enough that a parked, healthy worker never looks stuck
 		hcfg.BeatEvery = min(time.Second, w.Harakiri/4)
 	}
 	h := hub.New(hcfg)
-	start := time.Now()
 	if err := h.Start(); err != nil {
 		return err
 	}
-	app := o.Module
-	if o.WSGIFile != "" {
-		app = o.WSGIFile
+	if err := startAutoreload(h, w, time.Duration(o.PyAutoReload)*time.Second); err != nil {
+		return err
 	}
-	say("WSGI app 0 (mountpoint='') ready in %d seconds: %s:%s, pid: %d, cores: %d\n",
-		int(time.Since(start).Seconds()), app, o.Callable, os.Getpid(), cores)
 
 	statics := make([]server.StaticMap, 0, len(o.StaticMap))
 	for _, s := range o.StaticMap {
@@ -411,7 +522,35 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 	if reqLog != nil {
 		reqOut = reqLog
 	}
+	// --check-static DIR serves DIR+PATH_INFO: a static map of the whole
+	// URL space, tried after the --static-map mounts (longest first)
+	for _, d := range o.CheckStatic {
+		statics = append(statics, server.StaticMap{Mount: "/", Dir: filepath.Clean(d)})
+	}
+	rules, err := o.ExpiresRules()
+	if err != nil {
+		return err
+	}
+	var expires []server.ExpiresRule
+	for _, r := range rules {
+		expires = append(expires, server.ExpiresRule{Kind: r.Kind, Match: r.Match, Type: r.Type, Seconds: r.Seconds, MTime: r.MTime})
+	}
+	var addHeaders []string
+	for _, a := range o.AddHeaders {
+		k, v, _ := server.ParseAddHeader(a)
+		addHeaders = append(addHeaders, k, v)
+	}
+	var onRequest func(server.RequestDone)
+	if w != nil && w.Heartbeat != nil {
+		hb := w.Heartbeat
+		onRequest = func(r server.RequestDone) { hb.RequestDone(r.App, r.Core, r.Duration, r.Bytes, r.Failed) }
+	}
 	srv = server.New(server.Config{
+		OnRequest:      onRequest,
+		AddHeaders:     addHeaders,
+		StaticExpires:  expires,
+		StaticGzipAll:  o.StaticGzipAll,
+		MemoryReport:   o.MemoryReport > 0,
 		Loop:           h,
 		StaticMaps:     statics,
 		StaticIndex:    o.StaticIndex,
