@@ -53,8 +53,9 @@ def test_daemonize(pair, tmp_path, kind, opt):
     pid = 0
     try:
         assert p.returncode == 0, (p.stdout, p.stderr)
-        wait_until(lambda: pidf.exists() and pidf.read_text().strip(), what="the pidfile")
-        pid = int(pidf.read_text())
+        # read once: uWSGI truncates and rewrites the file, so a second
+        # read can land between the two
+        pid = int(wait_until(lambda: pidf.exists() and pidf.read_text().strip(), what="the pidfile"))
         if kind == "uwsgi" and opt == "--daemonize2":
             # uWSGI writes the pidfile before it forks into the background
             # (after the app loads), so it names the foreground process;
