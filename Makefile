@@ -53,7 +53,7 @@ TEST_PACKAGES := \
 	postgresql nginx-light \
 	python3-pytest python3-requests python3-venv \
 	curl wrk strace linux-perf \
-	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 gunicorn \
+	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 python3-uwsgidecorators gunicorn \
 	chromium
 DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
 

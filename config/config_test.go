@@ -26,7 +26,7 @@ func parseEnv(t *testing.T, env []string, argv ...string) (*Options, error) {
 // bare drops what Load records beside the options, for comparisons.
 func bare(o *Options) *Options {
 	c := *o
-	c.Raw, c.Accepted, c.Warnings = nil, nil, nil
+	c.Raw, c.Magic, c.Accepted, c.Warnings = nil, nil, nil, nil
 	return &c
 }
 

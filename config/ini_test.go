@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -493,5 +495,35 @@ func TestMisspeltOption(t *testing.T) {
 	ini := writeIni(t, dir, "m.ini", "[uwsgi]\nmodule = m\nsocket = :1\nlogfile = /var/log/app.log\n")
 	if o := mustParse(t, "--ini", ini); !hasWarning(o, `"logfile"`, "m.ini:4", "uWSGI spells it logto") {
 		t.Fatalf("%q", o.Warnings)
+	}
+}
+
+// Options.Magic is the table of the last file read (uwsgi.magic_table),
+// with the first file's in the upper-case letters, as uWSGI keeps it.
+func TestMagicTableOfTheLastFile(t *testing.T) {
+	dir := realDir(t)
+	second := writeIni(t, dir, "second.ini", "[uwsgi]\nprocesses = 2\n")
+	first := writeIni(t, dir, "first.ini", "[uwsgi]\nmodule = m\nsocket = :1\nini = "+second+"\n")
+	o := mustParse(t, "--ini", first)
+	m := o.Magic
+	if m['s'] != "second.ini" || m['S'] != "first.ini" || m['d'] != dir+"/" || m['n'] != "second" ||
+		m['%'] != "%" || m['V'] != UWSGIVersion {
+		t.Fatalf("%q", m)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(second, &st); err != nil {
+		t.Fatal(err)
+	}
+	if m['i'] != strconv.FormatUint(st.Ino, 10) || m['j'] != djb33xHex(second) || len(m['J']) != 8 {
+		t.Fatalf("i=%q j=%q J=%q", m['i'], m['j'], m['J'])
+	}
+	// uWSGI's hash of /tmp/i14p/p.ini, as its magic_table showed it
+	if got := djb33xHex("/tmp/i14p/p.ini"); got != "CF55A0CF" {
+		t.Fatalf("djb33x: %s", got)
+	}
+	// without a file: the table uWSGI starts with
+	o = mustParse(t, "-w", "m", "-s", ":1")
+	if o.Magic['h'] == "" || o.Magic['v'] == "" || o.Magic['d'] != "" || o.Magic['%'] != "%" {
+		t.Fatalf("%q", o.Magic)
 	}
 }

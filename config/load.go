@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Source is where an option came from.
@@ -97,6 +98,7 @@ type loader struct {
 	warnings     []string        // found while reading (a missing section)
 	used         map[string]bool // the NAMEs of every %(NAME), before expansion
 	magic        map[byte]string // the first file's, for the upper-case letters
+	lastMagic    map[byte]string // the last file's, for uwsgi.magic_table
 	cwd          string
 	host         string
 	environ      func(string) (string, bool)
@@ -337,7 +339,7 @@ const DefaultIniSection = "uwsgi"
 // magicTable computes uWSGI's magic variables for a configuration file.
 // Every other %X becomes nothing, as in uWSGI (%% is a percent sign).
 func (l *loader) magicTable(file, section string) map[byte]string {
-	m := map[byte]string{'%': "%", '(': "%("}
+	m := l.baseMagic()
 	m['o'] = file
 	abs := file
 	if fi, err := os.Lstat(file); err == nil && fi.Mode()&os.ModeSymlink != 0 {
@@ -365,27 +367,52 @@ func (l *loader) magicTable(file, section string) map[byte]string {
 		m[byte('0'+i)] = part
 	}
 	m['x'] = section
-	m['v'] = l.cwd
-	m['h'] = l.host
-	m['k'] = strconv.Itoa(numCPU())
-	m['t'] = strconv.FormatInt(now().Unix(), 10)
-	m['T'] = strconv.FormatInt(now().UnixMicro(), 10)
-	m['V'] = UWSGIVersion
-	m['u'] = strconv.Itoa(os.Getuid())
-	m['U'] = userName(os.Getuid())
-	m['g'] = strconv.Itoa(os.Getgid())
-	m['G'] = groupName(os.Getgid())
-	m['['] = "\033"
 	if exe, err := os.Executable(); err == nil {
 		m['b'] = exe
 	}
+	// %i the file's inode, %j uWSGI's djb33x hash of its path
+	if fi, err := os.Lstat(abs); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			m['i'] = strconv.FormatUint(st.Ino, 10)
+		}
+	}
+	m['j'] = djb33xHex(abs)
 	if l.magic == nil {
 		l.magic = m
 	}
-	for _, c := range "ODSPCENX" {
+	for _, c := range "ODSPCENXIJ" {
 		m[byte(c)] = l.magic[byte(c+'a'-'A')]
 	}
+	l.lastMagic = m
 	return m
+}
+
+// baseMagic is the table uWSGI starts with, before any file is read.
+func (l *loader) baseMagic() map[byte]string {
+	return map[byte]string{
+		'%': "%", '(': "%(",
+		'v': l.cwd,
+		'h': l.host,
+		'k': strconv.Itoa(numCPU()),
+		't': strconv.FormatInt(now().Unix(), 10),
+		'T': strconv.FormatInt(now().UnixMicro(), 10),
+		'V': UWSGIVersion,
+		'u': strconv.Itoa(os.Getuid()),
+		'U': userName(os.Getuid()),
+		'g': strconv.Itoa(os.Getgid()),
+		'G': groupName(os.Getgid()),
+		'[': "\033",
+	}
+}
+
+// djb33xHex is uWSGI's %j: the djb33x hash of s, its four bytes in
+// memory (little-endian) order as upper-case hex.
+func djb33xHex(s string) string {
+	h := uint32(5381)
+	for i := 0; i < len(s); i++ {
+		h = (h * 33) ^ uint32(s[i])
+	}
+	return fmt.Sprintf("%02X%02X%02X%02X", byte(h), byte(h>>8), byte(h>>16), byte(h>>24))
 }
 
 // UWSGIVersion is the uWSGI version uwsgo's options and %V follow.
@@ -619,6 +646,10 @@ func (l *loader) placeholder(key string) (string, bool, error) {
 func (l *loader) apply() (*Loaded, error) {
 	o := Defaults()
 	o.Warnings = append(o.Warnings, l.warnings...)
+	o.Magic = l.lastMagic
+	if o.Magic == nil {
+		o.Magic = l.baseMagic()
+	}
 	res := &Loaded{Options: &o}
 	strict := false
 	for _, it := range l.items {

@@ -131,6 +131,10 @@ type Options struct {
 	// expanded (placeholders, includes, if/for), in order, under the
 	// spelling used: uwsgi.opt is built from it as uWSGI builds it.
 	Raw []Entry
+	// Magic is uWSGI's magic-variable table (%d, %n, %h, ...) of the last
+	// configuration file read, or the one it starts with when none was:
+	// uwsgi.magic_table.
+	Magic map[byte]string
 	// Accepted lists the options given that uwsgo accepts without
 	// carrying them out, each with the reason; the banner prints them.
 	Accepted []Note

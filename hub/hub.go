@@ -339,6 +339,7 @@ func (h *Hub) setup() error {
 		points = append(points, a.Mount)
 	}
 	h.router = mounts.New(points, h.cfg.ManageScriptName, h.cfg.NoDefaultApp)
+	h.py.PostFork()
 	n := h.py.NumCores()
 	h.cores = make([]coreState, n)
 	for i := n - 1; i >= 0; i-- {

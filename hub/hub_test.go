@@ -71,6 +71,7 @@ func (f *fakePython) Start(s pyhost.Settings) error {
 	return nil
 }
 func (f *fakePython) LoadApp(string, string, string) error { return nil }
+func (f *fakePython) PostFork()                            {}
 func (f *fakePython) NumCores() int                        { return len(f.cores) }
 func (f *fakePython) Runnable() int                        { return len(f.runq) }
 func (f *fakePython) MailboxFlag() *int32                  { return &f.flag }

@@ -13,6 +13,8 @@ type Python interface {
 	// Start starts the interpreter and allocates the cores.
 	Start(s pyhost.Settings) error
 	LoadApp(module, wsgiFile, callable string) error
+	// PostFork runs the app's post-fork hook, once the apps are loaded.
+	PostFork()
 	NumCores() int
 	// Runnable is how many cores wait in the runqueue.
 	Runnable() int
@@ -57,6 +59,7 @@ type Core interface {
 type embedded struct{}
 
 func (embedded) Start(s pyhost.Settings) error { return pyhost.Start(s) }
+func (embedded) PostFork()                     { pyhost.PostFork() }
 func (embedded) LoadApp(module, wsgiFile, callable string) error {
 	return pyhost.LoadApp(module, wsgiFile, callable)
 }

@@ -148,6 +148,8 @@ type master struct {
 
 	listeners []*os.File // spec.Listeners as handed to workers (see inheritable)
 
+	reloaded bool // a SIGHUP came: workers started since see uwsgi.is_a_reload
+
 	slots  []*slot // index 0 unused
 	alive  int
 	exitCh chan exitEvent
@@ -524,6 +526,10 @@ func (m *master) workerEnv(id int) []string {
 		EnvNumProc + "=" + fmt.Sprint(m.spec.Processes),
 		EnvMasterPID + "=" + fmt.Sprint(os.Getpid()),
 		EnvListenFDs + "=" + fmt.Sprint(len(m.spec.Listeners)),
+		EnvStartedOn + "=" + fmt.Sprint(processStart.Unix()),
+	}
+	if m.reloaded {
+		ours = append(ours, EnvIsAReload+"=1")
 	}
 	if m.hb != nil {
 		ours = append(ours,
@@ -575,6 +581,7 @@ func (m *master) onSignal(sig os.Signal) {
 			return
 		}
 		m.log.Printf("...gracefully reloading workers...")
+		m.reloaded = true
 		for _, s := range m.slots[1:] {
 			switch {
 			case s.alive && !s.reloading:

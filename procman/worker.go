@@ -23,10 +23,26 @@ const (
 	EnvProcname    = "UWSGO_PROCNAME"     // the name ps shows for the worker; absent when names are off
 	EnvReqLogFD    = "UWSGO_REQLOG_FD"    // fd of the request log file; absent without one
 	EnvSlotLayout  = "UWSGO_SLOT_LAYOUT"  // "APPS,CORES": the size of a heartbeat slot's counters
+	EnvStartedOn   = "UWSGO_STARTED_ON"   // when the master started, in Unix seconds (uwsgi.started_on)
+	EnvIsAReload   = "UWSGO_IS_A_RELOAD"  // "1" for workers started after a reload (uwsgi.is_a_reload)
 )
 
 // workerVars are the variables above, removed from a worker's environment.
-var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname, EnvReqLogFD, EnvSlotLayout}
+var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname, EnvReqLogFD, EnvSlotLayout,
+	EnvStartedOn, EnvIsAReload}
+
+// processStart is when this process started: the master's is every
+// worker's uwsgi.started_on.
+var processStart = time.Now()
+
+// StartedOn is when the instance started: the master's start for a
+// worker it started, else this process's own.
+func StartedOn() time.Time {
+	if w, ok := CurrentWorker(); ok && !w.StartedOn.IsZero() {
+		return w.StartedOn
+	}
+	return processStart
+}
 
 // FirstListenFD is the fd of the first inherited listener.
 const FirstListenFD = 3
@@ -53,6 +69,8 @@ type Worker struct {
 	Listeners []*os.File // inherited, in Spec order; close-on-exec
 	Heartbeat *Heartbeat // nil when harakiri is off or no master
 	ReqLog    *os.File   // request log file opened by the master; nil: none
+	StartedOn time.Time  // when the master started
+	IsAReload bool       // started after the master reloaded its workers
 	Harakiri  time.Duration
 	// Harakiri is the master's harakiri timeout (0: off). A hub that
 	// blocks while busy should wake (and Beat) well within it.
@@ -127,6 +145,14 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 		syscall.CloseOnExec(fd)
 		w.Listeners = append(w.Listeners, os.NewFile(uintptr(fd), fmt.Sprintf("uwsgo-listener-%d", i)))
 	}
+	if v := getenv(EnvStartedOn); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: want Unix seconds", EnvStartedOn, v)
+		}
+		w.StartedOn = time.Unix(secs, 0)
+	}
+	w.IsAReload = getenv(EnvIsAReload) == "1"
 	if getenv(EnvHarakiri) != "" {
 		if w.Harakiri, err = time.ParseDuration(getenv(EnvHarakiri)); err != nil || w.Harakiri < 0 {
 			return nil, fmt.Errorf("%s=%q: want a duration", EnvHarakiri, getenv(EnvHarakiri))

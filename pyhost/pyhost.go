@@ -51,7 +51,14 @@ type Settings struct {
 	WorkerID   int
 	NumProc    int
 	MasterPID  int
-	Version    string
+	Version    string // uwsgi.version
+	BufferSize int    // uwsgi.buffer_size
+	StartedOn  int64  // uwsgi.started_on (Unix seconds)
+	IsAReload  bool   // uwsgi.is_a_reload
+	Sockets    []int  // uwsgi.sockets: the listening fds
+	// Magic is uwsgi.magic_table: uWSGI's magic variables of the last
+	// configuration file.
+	Magic map[byte]string
 	// Opt is what uwsgi.opt holds: every option as given, in order.
 	Opt  []Option
 	Home string // --home: virtualenv or Python home ("" none)
@@ -87,6 +94,24 @@ func encodeOpt(opts []Option) []byte {
 	return b
 }
 
+// encodeMagic lays the table out as uw_settings.magic expects it, in key
+// order; empty values are left out, as uWSGI leaves them out.
+func encodeMagic(m map[byte]string) []byte {
+	var b []byte
+	for k := 0; k < 256; k++ {
+		if v := m[byte(k)]; v != "" {
+			b = append(b, byte(k))
+			b = append(b, v...)
+			b = append(b, 0)
+		}
+	}
+	return b
+}
+
+// PostFork runs uwsgi.post_fork_hook, as uWSGI does in each new worker:
+// call it once the apps are loaded.
+func PostFork() { C.uw_post_fork() }
+
 func errFrom(buf []byte) error {
 	n := 0
 	for n < len(buf) && buf[n] != 0 {
@@ -119,6 +144,20 @@ func Start(s Settings) error {
 	if opt := encodeOpt(s.Opt); len(opt) > 0 {
 		cs.opt = (*C.char)(C.CBytes(opt))
 		cs.opt_len = C.size_t(len(opt))
+	}
+	cs.buffer_size = C.int(s.BufferSize)
+	cs.started_on = C.longlong(s.StartedOn)
+	cs.is_a_reload = cbool(s.IsAReload)
+	if len(s.Sockets) > 0 {
+		fds := (*C.int)(C.malloc(C.size_t(len(s.Sockets)) * C.size_t(unsafe.Sizeof(C.int(0)))))
+		for i, fd := range s.Sockets {
+			unsafe.Slice(fds, len(s.Sockets))[i] = C.int(fd)
+		}
+		cs.sockets, cs.nsockets = fds, C.int(len(s.Sockets))
+	}
+	if m := encodeMagic(s.Magic); len(m) > 0 {
+		cs.magic = (*C.char)(C.CBytes(m))
+		cs.magic_len = C.size_t(len(m))
 	}
 	if src := pyapiSources(); len(src) > 0 {
 		cs.pyapi = (*C.char)(C.CBytes(src))

@@ -23,6 +23,15 @@ typedef struct uw_settings {
 	 * 'v' and its value or 'f' for a bare flag, NUL. */
 	const char *opt;
 	size_t opt_len;
+	/* api_process.c's attributes */
+	int buffer_size;           /* uwsgi.buffer_size */
+	long long started_on;      /* uwsgi.started_on, Unix seconds */
+	int is_a_reload;           /* uwsgi.is_a_reload */
+	const int *sockets;        /* uwsgi.sockets: the listening fds */
+	int nsockets;
+	/* uwsgi.magic_table: per entry its one-byte key, its value, NUL */
+	const char *magic;
+	size_t magic_len;
 	/* the module's Python parts: per file its name, NUL, its source, NUL */
 	const char *pyapi;
 	size_t pyapi_len;
@@ -68,6 +77,11 @@ char *uw_module_files(size_t *len);
 
 /* uw_wait releases the GIL and waits on epfd (epoll_wait). */
 int uw_wait(int epfd, void *events, int max, int timeout_ms);
+
+/* uw_post_fork calls uwsgi.post_fork_hook (uwsgidecorators' @postfork
+ * chain) once the apps are loaded, as uWSGI does in each new worker; an
+ * exception is printed and the worker goes on. */
+void uw_post_fork(void);
 
 /* uw_log_exception prints the pending Python exception to sys.stderr. */
 void uw_log_exception(void);

@@ -192,10 +192,17 @@ func (s *Server) InFlight() int { return int(s.inflight.Load()) }
 // Serve accepts on ln until Shutdown or StopAccepting, then returns nil.
 // ln is taken over: its socket moves to the loop and ln is closed.
 func (s *Server) Serve(ln net.Listener, kind Kind) error {
-	fd, err := detachListener(ln)
+	fd, err := DetachListener(ln)
 	if err != nil {
 		return err
 	}
+	return s.ServeFD(fd, kind)
+}
+
+// ServeFD is Serve on a listening socket already taken from its
+// net.Listener by DetachListener (uwsgi.sockets names these fds before
+// the app loads). The fd is the server's from here on.
+func (s *Server) ServeFD(fd int, kind Kind) error {
 	l := &listener{fd: fd, kind: kind, done: make(chan struct{})}
 	l.ip, l.port = listenerAddr(fd)
 	if !s.onLoop(func() { s.addListener(l) }) {
@@ -206,9 +213,9 @@ func (s *Server) Serve(ln net.Listener, kind Kind) error {
 	return nil
 }
 
-// detachListener takes a duplicate of ln's socket and closes ln, so that
-// Go's own poller lets go of it.
-func detachListener(ln net.Listener) (int, error) {
+// DetachListener takes a duplicate of ln's socket (non-blocking) and
+// closes ln, so that Go's own poller lets go of it.
+func DetachListener(ln net.Listener) (int, error) {
 	sc, ok := ln.(syscall.Conn)
 	if !ok {
 		return -1, errors.New("server: listener has no file descriptor")

@@ -428,6 +428,16 @@ func exePath() string {
 const acceptSettle = 100 * time.Millisecond
 
 func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.Listener, w *procman.Worker, reqLog *os.File, sigs chan os.Signal) error {
+	// The sockets leave their net.Listeners now, so that uwsgi.sockets
+	// names the fds the server accepts on.
+	fds := make([]int, len(lns))
+	for i, ln := range lns {
+		fd, err := server.DetachListener(ln)
+		if err != nil {
+			return fmt.Errorf("socket %s: %w", specs[i].addr, err)
+		}
+		fds[i] = fd
+	}
 	engine, cores := engineFor(o)
 	switchMode := pyhost.SwitchFast
 	if o.UGreenSwitch == config.SwitchSwapcontext {
@@ -444,12 +454,17 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		SwitchMode:   switchMode,
 		WorkerID:     1,
 		NumProc:      o.Processes,
-		Version:      Version,
+		Version:      moduleVersion,
 		Opt:          pythonOpt(o),
 		Home:         o.Home,
+		BufferSize:   o.BufferSize,
+		StartedOn:    procman.StartedOn().Unix(),
+		Sockets:      fds,
+		Magic:        o.Magic,
 	}
 	if w != nil {
 		settings.WorkerID, settings.NumProc, settings.MasterPID = w.ID, w.NumProc, w.MasterPID
+		settings.IsAReload = w.IsAReload
 	}
 
 	reload := make(chan string, 1) // why the worker recycles itself
@@ -580,14 +595,14 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		srv.StopAccepting()
 		recycle(why)
 	})
-	serveErr := make(chan error, len(lns))
-	for i, ln := range lns {
-		go func(ln net.Listener, kind server.Kind) {
-			err := srv.Serve(ln, kind)
+	serveErr := make(chan error, len(fds))
+	for i, fd := range fds {
+		go func(fd int, kind server.Kind) {
+			err := srv.ServeFD(fd, kind)
 			if err != nil && err != server.ErrServerClosed {
 				serveErr <- err
 			}
-		}(ln, specs[i].kind)
+		}(fd, specs[i].kind)
 	}
 
 	var masterGone <-chan struct{}
@@ -653,6 +668,11 @@ func mercy(e *effects) time.Duration {
 	}
 	return 60 * time.Second
 }
+
+// moduleVersion is uwsgi.version: the uWSGI version whose API uwsgo
+// follows, with uwsgo as the custom part (Debian's build says
+// 2.0.21-debian), so that version checks in apps and libraries pass.
+const moduleVersion = config.UWSGIVersion + "-uwsgo"
 
 // pythonOpt is what the app sees as uwsgi.opt: the options as given.
 func pythonOpt(o *config.Options) []pyhost.Option {
