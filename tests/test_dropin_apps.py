@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import START_TIMEOUT, STOP_TIMEOUT, child_env, group_members, kill_group, tail
-from helpers import REQ_TIMEOUT, free_port, port_accepts, raw_http, split_response
+from helpers import REQ_TIMEOUT, free_port, port_accepts, raw_http, split_response, until
 
 UWSGI = "/usr/bin/uwsgi"
 PY = "/usr/bin/python3"
@@ -41,17 +41,6 @@ def get_json(url):
     status, _, body = get(url)
     assert status == 200, (status, body)
     return json.loads(body)
-
-
-def until(what, cond, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("%s: not within %g s" % (what, timeout))
-        time.sleep(step)
 
 
 class Uwsgi:
