@@ -40,6 +40,7 @@ type Options struct {
 	Umask         string   // --umask MODE (octal, as given)
 	SocketTimeout int      // -z/--socket-timeout SECONDS (default 4)
 	HTTPTimeout   int      // --http-timeout SECONDS (default 60)
+	NoDeferAccept bool     // --no-defer-accept: no TCP_DEFER_ACCEPT on TCP listeners
 	LimitPost     int64    // --limit-post BYTES (0: no limit)
 
 	// Cores and engines

@@ -33,6 +33,12 @@ type SocketOptions struct {
 	// UID and GID own a unix socket file once it is bound
 	// (--chown-socket); -1 leaves each as it is.
 	UID, GID int
+	// DeferAccept sets TCP_DEFER_ACCEPT on TCP listeners, in seconds (0:
+	// off): the kernel hands a connection over only once its first bytes
+	// arrived (or the time is up), so a worker is never woken for a
+	// connection it cannot read yet. uWSGI does it by default with its
+	// --socket-timeout; --no-defer-accept turns it off.
+	DeferAccept int
 }
 
 // ListenSocket is Listen with uWSGI's socket options. The mode and owner
@@ -45,7 +51,7 @@ func ListenSocket(addr string, opt SocketOptions) (net.Listener, error) {
 	if isUnixAddr(addr) {
 		return listenUnix(addr, opt)
 	}
-	return listenTCP(addr, opt.Backlog)
+	return listenTCP(addr, opt)
 }
 
 // SocketFile returns the file a unix socket address binds ("" for TCP and
@@ -61,7 +67,9 @@ func isUnixAddr(addr string) bool {
 	return strings.Contains(addr, "/") || strings.HasSuffix(addr, ".sock") || strings.HasPrefix(addr, "@")
 }
 
-func listenTCP(addr string, backlog int) (net.Listener, error) {
+func listenTCP(addr string, opt SocketOptions) (net.Listener, error) {
+	backlog := opt.Backlog
+	set := tcpOptions(opt)
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %q: %w", addr, err)
@@ -72,10 +80,10 @@ func listenTCP(addr string, backlog int) (net.Listener, error) {
 	}
 	if host == "" || host == "*" {
 		// Every address: dual-stack IPv6 when the host has it, else IPv4.
-		if ln, err := bindListen(syscall.AF_INET6, &syscall.SockaddrInet6{Port: int(port)}, addr, backlog, nil); err == nil {
+		if ln, err := bindListen(syscall.AF_INET6, &syscall.SockaddrInet6{Port: int(port)}, addr, backlog, set, nil); err == nil {
 			return ln, nil
 		}
-		return bindListen(syscall.AF_INET, &syscall.SockaddrInet4{Port: int(port)}, addr, backlog, nil)
+		return bindListen(syscall.AF_INET, &syscall.SockaddrInet4{Port: int(port)}, addr, backlog, set, nil)
 	}
 	ta, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(host, portStr))
 	if err != nil {
@@ -84,7 +92,7 @@ func listenTCP(addr string, backlog int) (net.Listener, error) {
 	if ip4 := ta.IP.To4(); ip4 != nil {
 		sa := &syscall.SockaddrInet4{Port: ta.Port}
 		copy(sa.Addr[:], ip4)
-		return bindListen(syscall.AF_INET, sa, addr, backlog, nil)
+		return bindListen(syscall.AF_INET, sa, addr, backlog, set, nil)
 	}
 	sa := &syscall.SockaddrInet6{Port: ta.Port}
 	copy(sa.Addr[:], ta.IP.To16())
@@ -93,13 +101,26 @@ func listenTCP(addr string, backlog int) (net.Listener, error) {
 			sa.ZoneId = uint32(ifi.Index)
 		}
 	}
-	return bindListen(syscall.AF_INET6, sa, addr, backlog, nil)
+	return bindListen(syscall.AF_INET6, sa, addr, backlog, set, nil)
+}
+
+// tcpOptions returns what a TCP listener gets before bind (nil: nothing).
+func tcpOptions(opt SocketOptions) func(fd int) error {
+	if opt.DeferAccept <= 0 {
+		return nil
+	}
+	return func(fd int) error {
+		if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT, opt.DeferAccept); err != nil {
+			return fmt.Errorf("setsockopt TCP_DEFER_ACCEPT: %w", err)
+		}
+		return nil
+	}
 }
 
 func listenUnix(path string, opt SocketOptions) (net.Listener, error) {
 	if strings.HasPrefix(path, "@") {
 		// Go's SockaddrUnix turns a leading "@" into an abstract name.
-		return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, opt.Backlog, nil)
+		return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, opt.Backlog, nil, nil)
 	}
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
@@ -120,7 +141,7 @@ func listenUnix(path string, opt SocketOptions) (net.Listener, error) {
 			return nil
 		}
 	}
-	return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, opt.Backlog, bound)
+	return bindListen(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, path, opt.Backlog, nil, bound)
 }
 
 // removeStaleSocket removes a socket file left by a dead process, and
@@ -146,9 +167,10 @@ func removeStaleSocket(path string) error {
 	return nil
 }
 
-// bindListen does socket/setsockopt/bind/listen and wraps the fd; bound
-// (if not nil) runs between bind and listen.
-func bindListen(family int, sa syscall.Sockaddr, name string, backlog int, bound func() error) (net.Listener, error) {
+// bindListen does socket/setsockopt/bind/listen and wraps the fd; set
+// (if not nil) runs before bind, bound (if not nil) between bind and
+// listen.
+func bindListen(family int, sa syscall.Sockaddr, name string, backlog int, set func(fd int) error, bound func() error) (net.Listener, error) {
 	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("listen %q: socket: %w", name, err)
@@ -166,6 +188,12 @@ func bindListen(family int, sa syscall.Sockaddr, name string, backlog int, bound
 		if s6, ok := sa.(*syscall.SockaddrInet6); ok && isZero(s6.Addr[:]) {
 			// "[::]" and ":port" also take IPv4, like Go's own listeners.
 			syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
+		}
+	}
+	if set != nil {
+		if err := set(fd); err != nil {
+			syscall.Close(fd)
+			return nil, fmt.Errorf("listen %q: %w", name, err)
 		}
 	}
 	if err := syscall.Bind(fd, sa); err != nil {

@@ -120,6 +120,10 @@ func run(o *config.Options) error {
 	if err != nil {
 		return err
 	}
+	if !o.NoDeferAccept {
+		// uWSGI's default: accept returns once the request is there
+		sockOpt.DeferAccept = o.SocketTimeout
+	}
 	if cr != nil && e.chownSocket == "" {
 		// uWSGI drops privileges before it binds (unless chown-socket is
 		// set), so its socket files belong to --uid/--gid. uwsgo binds
