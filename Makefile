@@ -52,7 +52,7 @@ TEST_PACKAGES := \
 	python3-greenlet python3-gevent python3-bottle python3-flask python3-psycopg2 \
 	postgresql nginx-light \
 	python3-pytest python3-requests python3-venv \
-	curl wrk strace linux-perf \
+	curl wrk strace linux-perf iproute2 \
 	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 python3-uwsgidecorators gunicorn \
 	chromium
 DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
