@@ -1,8 +1,8 @@
 """Scale-out across hosts: nginx balancing over three uwsgo hosts, and no
 request lost when a host dies, comes back, or reloads.
 
-The "hosts" are network namespaces (iproute2's `ip netns`), each joined
-to a front namespace by its own veth pair:
+The "hosts" are network namespaces, each joined to a front namespace by
+its own veth pair (iproute2):
 
     front 10.231.K.1 <-> host K 10.231.K.2   (K = 1, 2, 3)
 
@@ -21,7 +21,13 @@ nginx's access log, where a retry shows as two upstream addresses). It
 asserts nothing about timings; bench/multihost_bench.py runs the same
 scenario and prints the throughput around each event.
 
-Needs root (namespaces), iproute2, nginx and wrk; a missing one fails.
+Each namespace is held by a `sleep` started with `unshare --net`, and
+entered with `nsenter --net` (util-linux): `ip netns exec` remounts /
+and /sys, which fails inside the chroots of `make test-pythons`. The
+namespaces go when their processes do.
+
+Needs root (namespaces), iproute2, util-linux, nginx and wrk; a missing
+one fails.
 """
 import os
 import re
@@ -135,30 +141,38 @@ class Cluster:
         if os.geteuid() != 0:
             raise RuntimeError("network namespaces need root")
         self.ip, self.wrk, self.nginx_bin = need("ip"), need("wrk"), need(NGINX)
+        self.unshare, self.nsenter = need("unshare"), need("nsenter")
         self.binary, self.tmp = binary, tmp
-        tag = "%x" % (os.getpid() & 0xFFFFF)
-        self.front = "uwmh%sf" % tag
-        self.hosts = ["uwmh%sh%d" % (tag, k) for k in range(1, HOSTS + 1)]
+        self.holders = {}  # namespace name -> the sleep that holds it
         self.procs = {}  # host index -> Popen of its master
         self.logs = {}
         self.nginx = None
-        self.made = []
+
+    def hold(self, name):
+        p = subprocess.Popen([self.unshare, "--net", "--", "sleep", "100000"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.holders[name] = p
+        # the sleep runs once unshare has made the namespace and exec'd it
+        until("namespace %s" % name, lambda: os.readlink("/proc/%d/ns/net" % p.pid) != os.readlink(
+            "/proc/self/ns/net"), 10, step=0.02)
+        return p.pid
 
     def addr(self, k):
         return "10.231.%d.2" % (k + 1)
 
     def setup(self):
-        for ns in [self.front] + self.hosts:
-            run(self.ip, "netns", "add", ns)
-            self.made.append(ns)
-            run(self.ip, "-n", ns, "link", "set", "lo", "up")
-        for k, ns in enumerate(self.hosts):
+        self.hold("front")
+        hosts = [self.hold("host%d" % (k + 1)) for k in range(HOSTS)]
+        self.run_in("front", self.ip, "link", "set", "lo", "up")
+        for k, pid in enumerate(hosts):
             a, b = "uwmhf%d" % k, "uwmhh%d" % k  # each end lives in its own namespace
-            run(self.ip, "-n", self.front, "link", "add", a, "type", "veth", "peer", "name", b, "netns", ns)
-            run(self.ip, "-n", self.front, "addr", "add", "10.231.%d.1/24" % (k + 1), "dev", a)
-            run(self.ip, "-n", ns, "addr", "add", "%s/24" % self.addr(k), "dev", b)
-            run(self.ip, "-n", self.front, "link", "set", a, "up")
-            run(self.ip, "-n", ns, "link", "set", b, "up")
+            self.run_in("front", self.ip, "link", "add", a, "type", "veth", "peer", "name", b, "netns", str(pid))
+            self.run_in("front", self.ip, "addr", "add", "10.231.%d.1/24" % (k + 1), "dev", a)
+            self.run_in("front", self.ip, "link", "set", a, "up")
+            h = "host%d" % (k + 1)
+            self.run_in(h, self.ip, "link", "set", "lo", "up")
+            self.run_in(h, self.ip, "addr", "add", "%s/24" % self.addr(k), "dev", b)
+            self.run_in(h, self.ip, "link", "set", b, "up")
         for k in range(HOSTS):
             self.start_host(k)
         for k in range(HOSTS):
@@ -166,20 +180,24 @@ class Cluster:
         self.start_nginx()
 
     def in_ns(self, ns, argv):
-        return [self.ip, "netns", "exec", ns] + [str(a) for a in argv]
+        """argv run in namespace ns (nsenter execs it: the pid is argv's)."""
+        return [self.nsenter, "--net=/proc/%d/ns/net" % self.holders[ns].pid, "--"] + [str(a) for a in argv]
+
+    def run_in(self, ns, *argv):
+        return run(*self.in_ns(ns, argv))
 
     def start_host(self, k):
         log = open(os.path.join(self.tmp, "host%d.log" % (k + 1)), "ab")
         self.logs[k] = log
-        argv = self.in_ns(self.hosts[k], [self.binary, "--master", "--processes", 2,
+        argv = self.in_ns("host%d" % (k + 1), [self.binary, "--master", "--processes", 2,
                                            "-s", "%s:%d" % (self.addr(k), PORT), "--wsgi-file", APP,
                                            "--disable-logging"])
-        # `ip netns exec` execs the command: the pid is the master's
+        # nsenter execs the command: the pid is the master's
         self.procs[k] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
     def probe(self, k):
-        r = subprocess.run(self.in_ns(self.front, [sys.executable, "-c", PROBE, self.addr(k), PORT]),
+        r = subprocess.run(self.in_ns("front", [sys.executable, "-c", PROBE, self.addr(k), PORT]),
                            capture_output=True, timeout=10)
         return r.returncode == 0
 
@@ -207,10 +225,10 @@ class Cluster:
         servers = "\n".join("        server %s:%d;" % (self.addr(k), PORT) for k in range(HOSTS))
         with open(conf, "w") as f:
             f.write(NGINX_CONF % {"dir": d, "servers": servers, "user": "user root;"})
-        self.nginx = subprocess.Popen(self.in_ns(self.front, [self.nginx_bin, "-p", d, "-c", conf, "-g", "daemon off;"]),
+        self.nginx = subprocess.Popen(self.in_ns("front", [self.nginx_bin, "-p", d, "-c", conf, "-g", "daemon off;"]),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         until("nginx answering", lambda: subprocess.run(
-            self.in_ns(self.front, ["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:8080/hello"]),
+            self.in_ns("front", ["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:8080/hello"]),
             capture_output=True).returncode == 0, 10, step=0.1)
 
     def kill_host(self, k):
@@ -235,8 +253,9 @@ class Cluster:
             self.nginx.wait(10)
         for log in self.logs.values():
             log.close()
-        for ns in self.made:
-            subprocess.run([self.ip, "netns", "del", ns], capture_output=True)
+        for p in self.holders.values():  # the last process in each namespace: it goes, with its veth
+            p.kill()
+            p.wait(10)
 
 
 class Load:
@@ -246,7 +265,7 @@ class Load:
         self.c = cluster
         self.out = os.path.join(cluster.tmp, "wrk.txt")
         self.f = open(self.out, "w")
-        self.p = subprocess.Popen(cluster.in_ns(cluster.front, [cluster.wrk, "-t1", "-c%d" % conns, "-d300s",
+        self.p = subprocess.Popen(cluster.in_ns("front", [cluster.wrk, "-t1", "-c%d" % conns, "-d300s",
                                                                 "http://127.0.0.1:8080/hello"]),
                                   stdout=self.f, stderr=subprocess.STDOUT, start_new_session=True)
 
