@@ -405,8 +405,8 @@ func TestPlaceholderUnderStrict(t *testing.T) {
 }
 
 func TestUWSGIOptionNotSupported(t *testing.T) {
-	o := mustParse(t, "-w", "m", "-s", ":1", "--spooler", "/tmp/spool", "--route", "^/x break:404")
-	if !hasWarning(o, "uWSGI option --spooler is not supported") || !hasWarning(o, "--route") {
+	o := mustParse(t, "-w", "m", "-s", ":1", "--emperor", "/tmp/vassals", "--route", "^/x break:404")
+	if !hasWarning(o, "uWSGI option --emperor is not supported") || !hasWarning(o, "--route") {
 		t.Fatalf("%q", o.Warnings)
 	}
 	// every option of the table that uWSGI has is spelled as uWSGI spells it

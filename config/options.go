@@ -85,6 +85,16 @@ type Options struct {
 	CheaperAlgo          string // --cheaper-algo NAME
 	MemoryReport         int    // -m/--memory-report (bare: 1)
 
+	// Spooler and mules
+	Spoolers         []string // -Q/--spooler DIR, repeatable
+	SpoolerProcesses int      // --spooler-processes N (0: 1)
+	SpoolerFrequency int      // --spooler-frequency SECONDS (0: 30)
+	SpoolerOrdered   bool     // --spooler-ordered
+	SpoolerQuiet     bool     // --spooler-quiet
+	SpoolerMaxTasks  int      // --spooler-max-tasks N (0: never recycle)
+	Mules            []string // --mule [FILE.py|MODULE:CALLABLE], repeatable ("" bare)
+	MulesN           int      // --mules N
+
 	// Requests and serving
 	StaticMap              []string // --static-map /mount=dir, repeatable
 	StaticIndex            []string // --static-index name, repeatable

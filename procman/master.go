@@ -73,6 +73,16 @@ type Spec struct {
 	// NeedApp: a worker that exits with ExitNoApp stops the whole
 	// instance, and RunMaster returns ExitNoApp (uWSGI's --need-app).
 	NeedApp bool
+
+	// Extras run beside the workers (the spooler, the mules); see Extra.
+	Extras []Extra
+	// ExtraStarted, when set, is told each time extra i (an index into
+	// Extras) gets a new pid, and with pid 0 when it leaves.
+	ExtraStarted func(i, pid int)
+	// Inherit are more files every worker and extra inherits, after the
+	// listeners, the heartbeat area and the request log; EnvInheritFDs
+	// names their fds.
+	Inherit []*os.File
 }
 
 // Respawn policy.
@@ -123,6 +133,9 @@ type slot struct {
 
 	respawns, harakiris int    // for the stats
 	lastRequests        uint64 // at the last stats read (delta_requests)
+
+	extra      *Extra // nil: a worker
+	extraIndex int    // into Spec.Extras
 }
 
 type exitEvent struct {
@@ -248,11 +261,14 @@ func newMaster(spec Spec) (*master, error) {
 		// Check often enough that a kill comes at most a quarter late.
 		m.harakiriEvery = min(max(spec.Harakiri/4, 100*time.Millisecond), time.Second)
 	}
-	m.slots = make([]*slot, spec.Processes+1)
+	m.slots = make([]*slot, spec.Processes+len(spec.Extras)+1)
 	for i := 1; i <= spec.Processes; i++ {
 		m.slots[i] = &slot{id: i}
 	}
-	m.exitCh = make(chan exitEvent, spec.Processes)
+	for i := range spec.Extras {
+		m.slots[spec.Processes+1+i] = &slot{id: spec.Processes + 1 + i, extra: &spec.Extras[i], extraIndex: i}
+	}
+	m.exitCh = make(chan exitEvent, len(m.slots))
 	m.sigCh = spec.Signals
 	if m.sigCh == nil {
 		m.sigCh = make(chan os.Signal, 8)
@@ -446,11 +462,20 @@ func (m *master) drainSignals() {
 func (m *master) start(s *slot, now time.Time, respawn bool) {
 	s.respawnAt = time.Time{}
 	s.reloading, s.mercyKilled, s.harakiriKill = false, false, false
-	if m.hb != nil {
+	if m.hb != nil && s.extra == nil {
 		m.hb.reset(s.id)
 	}
 	args, env := m.argv, m.workerEnv(s.id)
-	if name := m.spec.Names.Worker(s.id); name != "" {
+	name := m.spec.Names.Worker(s.id)
+	if s.extra != nil {
+		env = append(env, EnvExtra+"="+s.extra.String())
+		env = append(env, s.extra.Env...)
+		name = ""
+		if m.spec.Names.Enabled() {
+			name = m.spec.Names.wrap(s.extra.Name)
+		}
+	}
+	if name != "" {
 		// the name as argv[0] makes room for it in the worker's argv
 		// area (see SetProcessName); the worker's options follow
 		args = append([]string{name}, m.argv[1:]...)
@@ -482,13 +507,21 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 	if m.spec.ReqLog != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, m.spec.ReqLog)
 	}
+	if len(m.spec.Inherit) > 0 {
+		fds := make([]string, len(m.spec.Inherit))
+		for i, f := range m.spec.Inherit {
+			fds[i] = fmt.Sprint(FirstListenFD + len(cmd.ExtraFiles))
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		}
+		cmd.Env = append(cmd.Env, EnvInheritFDs+"="+strings.Join(fds, ","))
+	}
 	done := make(chan error, 1)
 	m.spawn <- spawnReq{cmd, done}
 	s.started = now
 	if err := <-done; err != nil {
 		s.quickDeaths++
 		d := backoff(s.quickDeaths)
-		m.log.Printf("!!! cannot start uwsgo worker %d: %v: retrying in %v !!!", s.id, err, d)
+		m.log.Printf("!!! cannot start uwsgo %s: %v: retrying in %v !!!", s.who(), err, d)
 		s.respawnAt = now.Add(d)
 		return
 	}
@@ -497,9 +530,12 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 	s.lastRequests = 0
 	m.alive++
 	if respawn {
-		m.log.Printf("Respawned uwsgo worker %d (new pid: %d)", s.id, s.pid)
+		m.log.Printf("Respawned uwsgo %s (new pid: %d)", s.who(), s.pid)
 	} else {
-		m.log.Printf("spawned uwsgo worker %d (pid: %d)", s.id, s.pid)
+		m.log.Printf("spawned uwsgo %s (pid: %d)", s.who(), s.pid)
+	}
+	if s.extra != nil && m.spec.ExtraStarted != nil {
+		m.spec.ExtraStarted(s.extraIndex, s.pid)
 	}
 	go func(id, pid int) {
 		err := cmd.Wait()
@@ -569,7 +605,7 @@ func (m *master) kill(s *slot, sig syscall.Signal) {
 		return
 	}
 	if err := syscall.Kill(s.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		m.log.Printf("cannot send %s to worker %d (pid: %d): %v", sigName(sig), s.id, s.pid, err)
+		m.log.Printf("cannot send %s to %s (pid: %d): %v", sigName(sig), s.who(), s.pid, err)
 	}
 }
 
@@ -638,14 +674,17 @@ func (m *master) onExit(ev exitEvent) {
 	m.alive--
 	lived := now.Sub(s.started)
 	cause := describe(ev)
-	who := fmt.Sprintf("worker %d (pid: %d)", s.id, s.pid)
+	who := fmt.Sprintf("%s (pid: %d)", s.who(), s.pid)
+	if s.extra != nil && m.spec.ExtraStarted != nil {
+		m.spec.ExtraStarted(s.extraIndex, 0)
+	}
 
 	switch {
 	case m.stopping:
 		if !stopLike(ev.ws) && !(ev.ws.Signaled() && ev.ws.Signal() == syscall.SIGKILL) {
 			m.log.Printf("%s %s", who, cause)
 		}
-		m.log.Printf("worker %d buried after %.1f seconds", s.id, now.Sub(m.stopSince).Seconds())
+		m.log.Printf("%s buried after %.1f seconds", s.who(), now.Sub(m.stopSince).Seconds())
 		return
 	case m.spec.NeedApp && ev.ws.Exited() && ev.ws.ExitStatus() == ExitNoApp:
 		m.log.Printf("OOPS ! failed loading app in %s: need-app requested, destroying the instance...", who)
@@ -676,8 +715,8 @@ func (m *master) onExit(ev exitEvent) {
 		if lived < healthyLife {
 			s.quickDeaths++
 			delay = backoff(s.quickDeaths)
-			damn += fmt.Sprintf("\n*** worker %d died %v after its start (%d in a row under %v): backing off, respawn in %v ***",
-				s.id, lived.Round(time.Millisecond), s.quickDeaths, healthyLife, delay)
+			damn += fmt.Sprintf("\n*** %s died %v after its start (%d in a row under %v): backing off, respawn in %v ***",
+				s.who(), lived.Round(time.Millisecond), s.quickDeaths, healthyLife, delay)
 		} else {
 			s.quickDeaths = 0
 		}
@@ -708,7 +747,7 @@ func (m *master) tick(now time.Time) {
 		if !m.stopKillAt.IsZero() && !now.Before(m.stopKillAt) {
 			for _, s := range m.slots[1:] {
 				if s.alive {
-					m.log.Printf("worker %d (pid: %d) still there after %v: SIGKILL", s.id, s.pid, m.stopKillAt.Sub(m.stopSince).Round(time.Millisecond))
+					m.log.Printf("%s (pid: %d) still there after %v: SIGKILL", s.who(), s.pid, m.stopKillAt.Sub(m.stopSince).Round(time.Millisecond))
 					m.kill(s, syscall.SIGKILL)
 				}
 			}
@@ -724,13 +763,13 @@ func (m *master) tick(now time.Time) {
 			}
 			m.start(s, now, true)
 		}
-		if lt := m.spec.MaxWorkerLifetime; lt > 0 && s.alive && !s.reloading && !now.Before(s.started.Add(lt)) {
+		if lt := m.spec.MaxWorkerLifetime; lt > 0 && s.extra == nil && s.alive && !s.reloading && !now.Before(s.started.Add(lt)) {
 			m.log.Printf("worker %d lifetime reached, it was running for %d second(s)", s.id, int(now.Sub(s.started).Seconds()))
 			s.reloading, s.mercyAt = true, now.Add(m.spec.ReloadMercy)
 			m.kill(s, syscall.SIGHUP)
 		}
 		if s.alive && s.reloading && !s.mercyKilled && !now.Before(s.mercyAt) {
-			m.log.Printf("worker %d (pid: %d) did not finish its reload in %v: SIGKILL", s.id, s.pid, m.spec.ReloadMercy)
+			m.log.Printf("%s (pid: %d) did not finish its reload in %v: SIGKILL", s.who(), s.pid, m.spec.ReloadMercy)
 			s.mercyKilled = true
 			m.kill(s, syscall.SIGKILL)
 		}
@@ -739,7 +778,7 @@ func (m *master) tick(now time.Time) {
 		m.nextHarakiri = now.Add(m.harakiriEvery)
 		mono := m.clock.now()
 		for _, s := range m.slots[1:] {
-			if !s.alive || s.harakiriKill {
+			if !s.alive || s.harakiriKill || s.extra != nil {
 				continue
 			}
 			last, busy := m.hb.read(s.id)
@@ -776,7 +815,7 @@ func (m *master) nextWake() (time.Time, bool) {
 			consider(s.respawnAt)
 		} else if s.reloading && !s.mercyKilled {
 			consider(s.mercyAt)
-		} else if lt := m.spec.MaxWorkerLifetime; lt > 0 && !s.reloading {
+		} else if lt := m.spec.MaxWorkerLifetime; lt > 0 && s.extra == nil && !s.reloading {
 			consider(s.started.Add(lt))
 		}
 	}

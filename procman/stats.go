@@ -206,6 +206,9 @@ func (m *master) statsJSON() []byte {
 		d.ListenQueue += sk.Queue
 	}
 	for _, s := range m.slots[1:] {
+		if s.extra != nil {
+			continue // the spooler and mules are no workers
+		}
 		w := statsWorker{ID: s.id, Accepting: 1, Status: "idle", HarakiriCount: s.harakiris,
 			RespawnCount: s.respawns, Apps: []statsApp{}, Cores: []statsCore{}}
 		if !s.started.IsZero() {

@@ -29,7 +29,7 @@ const (
 
 // workerVars are the variables above, removed from a worker's environment.
 var workerVars = []string{EnvWorkerID, EnvNumProc, EnvMasterPID, EnvListenFDs, EnvHeartbeatFD, EnvHarakiri, EnvProcname, EnvReqLogFD, EnvSlotLayout,
-	EnvStartedOn, EnvIsAReload}
+	EnvStartedOn, EnvIsAReload, EnvExtra}
 
 // processStart is when this process started: the master's is every
 // worker's uwsgi.started_on.
@@ -72,6 +72,10 @@ type Worker struct {
 	StartedOn time.Time  // when the master started
 	IsAReload bool       // started after the master reloaded its workers
 	Harakiri  time.Duration
+	// Extra is what kind of extra process this is ("spooler", "mule"),
+	// "" for a worker; ExtraIndex its 1-based number. An extra's ID is 0.
+	Extra      string
+	ExtraIndex int
 	// Harakiri is the master's harakiri timeout (0: off). A hub that
 	// blocks while busy should wake (and Beat) well within it.
 }
@@ -126,6 +130,12 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 	if w.ID, err = num(EnvWorkerID, 1); err != nil {
 		return nil, err
 	}
+	if v := getenv(EnvExtra); v != "" {
+		if w.Extra, w.ExtraIndex, err = parseExtra(v); err != nil {
+			return nil, err
+		}
+		w.ID = 0
+	}
 	if w.NumProc, err = num(EnvNumProc, w.ID); err != nil {
 		return nil, err
 	}
@@ -177,7 +187,9 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 				return nil, fmt.Errorf("%s=%q: want APPS,CORES", EnvSlotLayout, v)
 			}
 		}
-		if w.Heartbeat, err = mapHeartbeatLayout(fd, w.ID, layout); err != nil {
+		if w.Extra != "" {
+			syscall.Close(fd) // harakiri and the counters are for workers only
+		} else if w.Heartbeat, err = mapHeartbeatLayout(fd, w.ID, layout); err != nil {
 			return nil, err
 		}
 	}

@@ -81,6 +81,12 @@ func run(o *config.Options) error {
 		}
 		syscall.Umask(mask)
 	}
+	var spoolDirs []string // before --chdir: uWSGI reads them from where it started
+	if _, isWorker := procman.CurrentWorker(); !isWorker {
+		if spoolDirs, err = spoolerDirs(o); err != nil {
+			return err
+		}
+	}
 	if o.Chdir != "" {
 		if err := os.Chdir(o.Chdir); err != nil {
 			return fmt.Errorf("--chdir: %w", err)
@@ -95,6 +101,9 @@ func run(o *config.Options) error {
 		return err
 	}
 	if w, ok := procman.CurrentWorker(); ok {
+		if w.Extra != "" {
+			return runExtra(o, w)
+		}
 		lns, err := inheritedListeners(w.Listeners)
 		if err != nil {
 			return err
@@ -218,6 +227,13 @@ func run(o *config.Options) error {
 	if err := redirectLog(e.logto2, "--logto2"); err != nil {
 		return err
 	}
+	extras, err := setupExtras(o, spoolDirs)
+	if err != nil {
+		return err
+	}
+	if extras != nil {
+		o.Master = true // the spooler and mules need the master, as in uWSGI
+	}
 	banner(o, e, specs, lns)
 	if withMaster(o) {
 		files := make([]*os.File, len(lns))
@@ -259,6 +275,10 @@ func run(o *config.Options) error {
 			Apps:              mountpoints,
 			Cores:             cores,
 			Version:           Version,
+			Extras:            extras.list(),
+			Env:               extras.environ(),
+			Inherit:           extras.files(),
+			ExtraStarted:      extras.onStart(),
 		})
 		if code != 0 {
 			return &exitError{code: code, err: fmt.Errorf("master exited with status %d", code)}

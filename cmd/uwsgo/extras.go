@@ -1,0 +1,302 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uwsgo/uwsgo/config"
+	"github.com/uwsgo/uwsgo/procman"
+	"github.com/uwsgo/uwsgo/pyhost"
+)
+
+// The spooler and the mules are extra processes of the master
+// (procman.Extra): the binary run again, which loads the app like a worker
+// and then gives its main thread to the uwsgi module's loop for it
+// (pyhost.RunExtra; pyhost/pyapi/40_spooler.py). What every process needs
+// to know about them travels in two variables and a few inherited files:
+//
+//   - envSpoolerConf (JSON, every process): the spooler directories (one
+//     entry per spooler process), the mules, the spooler options, and
+//     which of the inherited files (procman.EnvInheritFDs) are what;
+//   - envRole ("spooler 2", "mule 1"): what an extra process is, read by
+//     the module before the app imports (uwsgi.mule_id() is right at
+//     import time);
+//   - a shared area of int32 slots: 0 the spooler frequency set by
+//     uwsgi.set_spooler_frequency (0: the option's), then one pid per
+//     extra, written by the master as it starts and reaps them
+//     (uwsgi.spooler_pids(); spool() wakes the spoolers of its
+//     directory with SIGUSR1, as uWSGI does);
+//   - uWSGI's mule queues: a SOCK_SEQPACKET pair shared by all mules, and
+//     one per mule, non-blocking (a full queue makes mule_msg() return
+//     False), written on end 0 and read on end 1.
+const (
+	envSpoolerConf = "UWSGO_API_SPOOLER"
+	envRole        = "UWSGO_API_ROLE"
+)
+
+// muleMsgSize is uWSGI's --mule-msg-size default: the queues' buffers.
+const muleMsgSize = 65536
+
+type spoolerConf struct {
+	Spoolers  []string `json:"spoolers"`
+	Frequency int      `json:"frequency"`
+	Ordered   bool     `json:"ordered"`
+	Quiet     bool     `json:"quiet"`
+	MaxTasks  int      `json:"max_tasks"`
+	Mules     []string `json:"mules"`
+	Pids      int      `json:"pids"`   // index into the inherited files
+	Queues    []int    `json:"queues"` // indexes: shared w, r, then mule 1's w, r, ...
+}
+
+// extraSetup is what the master gets for its spooler and mules.
+type extraSetup struct {
+	extras  []procman.Extra
+	env     []string
+	inherit []*os.File
+	area    []byte
+}
+
+// started records extra i's pid in the shared area (0: gone).
+func (x *extraSetup) started(i, pid int) {
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&x.area[4*(1+i)])), int32(pid))
+}
+
+// What the master's Spec takes (a nil setup: nothing).
+func (x *extraSetup) list() []procman.Extra {
+	if x == nil {
+		return nil
+	}
+	return x.extras
+}
+
+func (x *extraSetup) environ() []string {
+	if x == nil {
+		return nil
+	}
+	return x.env
+}
+
+func (x *extraSetup) files() []*os.File {
+	if x == nil {
+		return nil
+	}
+	return x.inherit
+}
+
+func (x *extraSetup) onStart() func(i, pid int) {
+	if x == nil {
+		return nil
+	}
+	return x.started
+}
+
+// spoolerDirs makes each --spooler directory if it is missing (mode 0750,
+// as uWSGI) and returns their absolute, resolved paths, each repeated
+// --spooler-processes times. Relative names are read from the directory
+// uwsgo started in (uWSGI resolves them before --chdir too).
+func spoolerDirs(o *config.Options) ([]string, error) {
+	n := max(o.SpoolerProcesses, 1)
+	var out []string
+	for _, d := range o.Spoolers {
+		if err := os.Mkdir(d, 0o750); err != nil && !os.IsExist(err) {
+			return nil, fmt.Errorf("--spooler %s: %w", d, err)
+		}
+		if err := unix.Access(d, unix.R_OK|unix.W_OK|unix.X_OK); err != nil {
+			return nil, fmt.Errorf("--spooler %s: %w", d, err)
+		}
+		abs, err := filepath.Abs(d)
+		if err == nil {
+			abs, err = filepath.EvalSymlinks(abs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--spooler %s: %w", d, err)
+		}
+		for i := 0; i < n; i++ {
+			out = append(out, abs)
+		}
+	}
+	return out, nil
+}
+
+// mulePatches lists the mules in the order the options gave them: "" for a
+// mule that waits for messages (--mule alone, --mules N), else what it
+// runs (--mule FILE.py, --mule MODULE:CALLABLE).
+func mulePatches(o *config.Options) []string {
+	var out []string
+	for _, e := range o.Raw {
+		switch e.Key {
+		case "mule":
+			v := e.Value
+			if e.Bare {
+				v = ""
+			}
+			out = append(out, v)
+		case "mules":
+			n, _ := strconv.Atoi(e.Value)
+			for i := 0; i < n; i++ {
+				out = append(out, "")
+			}
+		}
+	}
+	return out
+}
+
+// setupExtras makes the shared area and the mule queues; nil when there
+// is neither a spooler nor a mule.
+func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
+	mules := mulePatches(o)
+	if len(dirs) == 0 && len(mules) == 0 {
+		return nil, nil
+	}
+	x := &extraSetup{}
+	conf := spoolerConf{
+		Spoolers: dirs, Frequency: o.SpoolerFrequency, Ordered: o.SpoolerOrdered,
+		Quiet: o.SpoolerQuiet, MaxTasks: o.SpoolerMaxTasks, Mules: mules,
+	}
+	if conf.Frequency <= 0 {
+		conf.Frequency = 30
+	}
+	if conf.Mules == nil {
+		conf.Mules = []string{}
+	}
+	size := 4 * (1 + len(dirs) + len(mules))
+	fd, err := unix.MemfdCreate("uwsgo-extras", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("spooler and mules: memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("spooler and mules: ftruncate: %w", err)
+	}
+	if x.area, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("spooler and mules: mmap: %w", err)
+	}
+	conf.Pids = len(x.inherit)
+	x.inherit = append(x.inherit, os.NewFile(uintptr(fd), "uwsgo-extras"))
+	if len(mules) > 0 {
+		for i := 0; i <= len(mules); i++ {
+			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return nil, fmt.Errorf("mule queue: socketpair: %w", err)
+			}
+			for _, s := range p {
+				unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, muleMsgSize)
+				unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, muleMsgSize)
+				conf.Queues = append(conf.Queues, len(x.inherit))
+				x.inherit = append(x.inherit, os.NewFile(uintptr(s), "uwsgo-mule-queue"))
+			}
+		}
+	}
+	js, err := json.Marshal(conf)
+	if err != nil {
+		return nil, err
+	}
+	x.env = []string{envSpoolerConf + "=" + string(js)}
+	for i := range dirs {
+		x.extras = append(x.extras, procman.Extra{Kind: "spooler", Index: i + 1, Name: "uWSGI spooler",
+			Env: []string{envRole + "=spooler " + strconv.Itoa(i+1)}})
+	}
+	for i := range mules {
+		x.extras = append(x.extras, procman.Extra{Kind: "mule", Index: i + 1, Name: "uWSGI mule " + strconv.Itoa(i+1),
+			Env: []string{envRole + "=mule " + strconv.Itoa(i+1)}})
+	}
+	return x, nil
+}
+
+// extraStopWait is how long a stopping spooler or mule may take to finish
+// what it runs (a task, a message) before it leaves anyway; a task cut
+// short stays on disk and runs again.
+const extraStopWait = 3 * time.Second
+
+// runExtra is a spooler or mule process: it loads the app as a worker
+// does, without sockets, and runs the loop of the uwsgi module for it.
+func runExtra(o *config.Options, w *procman.Worker) error {
+	for _, f := range w.Listeners {
+		f.Close()
+	}
+	if w.ReqLog != nil {
+		w.ReqLog.Close()
+	}
+	runtime.LockOSThread() // Python is started and runs on this thread
+	ctlR, ctlW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	who := fmt.Sprintf("%s %d (pid: %d)", w.Extra, w.ExtraIndex, os.Getpid())
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
+	go func() {
+		gone := procman.WatchMaster(w.MasterPID)
+		for {
+			var c byte
+			var wait time.Duration
+			code := 0
+			select {
+			case sig := <-sigs:
+				switch sig {
+				case syscall.SIGUSR1:
+					c = 'w'
+				case syscall.SIGHUP:
+					c, wait, code = 'r', extraStopWait, procman.ExitReload
+				default:
+					c, wait = 's', extraStopWait
+				}
+			case <-gone:
+				c, wait = 's', time.Millisecond
+			}
+			ctlW.Write([]byte{c})
+			if wait > 0 {
+				// the loop leaves at once when it waits; a task or a
+				// mule's own code may hold it longer
+				go func() {
+					time.Sleep(wait)
+					say("%s: leaving without waiting for the code it runs\n", who)
+					os.Exit(code)
+				}()
+			}
+		}
+	}()
+	engine, cores := pyhost.EngineAsync, 1
+	settings := pyhost.Settings{
+		Program:    exePath(),
+		PythonPath: o.PythonPath,
+		Engine:     engine,
+		Cores:      cores,
+		StackPages: o.UGreenStackPages,
+		WorkerID:   0,
+		NumProc:    w.NumProc,
+		MasterPID:  w.MasterPID,
+		Version:    Version,
+		Opt:        pythonOpt(o),
+	}
+	if err := pyhost.Start(settings); err != nil {
+		return err
+	}
+	if o.Module != "" || o.WSGIFile != "" {
+		if err := pyhost.LoadApp(o.Module, o.WSGIFile, o.Callable); err != nil {
+			// as uWSGI's spooler and mules, carry on without the app
+			say("%s: the app did not load: %v\n", who, err)
+		}
+	}
+	code := pyhost.RunExtra(w.Extra, w.ExtraIndex, int(ctlR.Fd()))
+	runtime.KeepAlive(ctlR)
+	if code == procman.ExitReload {
+		return &exitError{code: code, err: fmt.Errorf("reload"), silent: true}
+	}
+	if code != 0 {
+		return &exitError{code: code, err: fmt.Errorf("%s exited with status %d", who, code), silent: true}
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+"""The spooler's API, for uwsgo and Debian's uWSGI alike.
+
+The spooler function appends one JSON line per run to $SPOOL_LOG: the
+task's dict (keys and values as reprs), the spooler's pid and what the
+task asked for. A task's b"mode" says what the function does:
+ok (SPOOL_OK), retry (SPOOL_RETRY), ignore (SPOOL_IGNORE), raise,
+slow (log "start", sleep b"secs", log "done", SPOOL_OK). With $SPOOL_HOLD
+set, every task is left in place (SPOOL_RETRY) without running: a server
+that only writes tasks for another to run.
+
+GET /spool?k=v&... spools {b"k": b"v", ...} and answers the file name;
+/bad?what=... tries a bad spool() and answers the exception; /info the
+spooler attributes; /jobs uwsgi.spooler_jobs(); /task?path=...
+uwsgi.spooler_get_task().
+"""
+import json
+import os
+import time
+import urllib.parse
+
+import uwsgi
+
+LOG = os.environ.get("SPOOL_LOG", "/dev/null")
+
+
+def record(event, env):
+    line = {"event": event, "pid": os.getpid(), "cwd": os.getcwd(),
+            "spooler": uwsgi.i_am_the_spooler(),
+            "task": {repr(k): repr(v) for k, v in env.items()}}
+    with open(LOG, "a") as f:
+        f.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+def spooler(env):
+    if os.environ.get("SPOOL_HOLD"):
+        return uwsgi.SPOOL_RETRY
+    mode = env.get(b"mode", b"ok")
+    if mode == b"slow":
+        record("start", env)
+        time.sleep(float(env.get(b"secs", b"2")))
+        record("done", env)
+        return uwsgi.SPOOL_OK
+    record(mode.decode(), env)
+    if mode == b"retry":
+        return uwsgi.SPOOL_RETRY
+    if mode == b"ignore":
+        return uwsgi.SPOOL_IGNORE
+    if mode == b"raise":
+        raise RuntimeError("task failed")
+    return uwsgi.SPOOL_OK
+
+
+uwsgi.spooler = spooler
+
+
+def bad(what):
+    cases = {
+        "str-value": lambda: uwsgi.spool({b"a": "text"}),
+        "int-value": lambda: uwsgi.spool({b"a": 5}),
+        "str-key": lambda: uwsgi.spool({"a": b"x"}),
+        "none-value": lambda: uwsgi.spool({b"a": None}),
+        "not-a-dict": lambda: uwsgi.spool([b"a"]),
+        "unknown-spooler": lambda: uwsgi.spool({b"a": b"1", b"spooler": b"/nowhere"}),
+    }
+    try:
+        r = cases[what]()
+    except Exception as e:
+        return {"type": type(e).__name__, "message": str(e)}
+    return {"returned": repr(r)}
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    q = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if path == "/spool":
+        out = repr(uwsgi.spool({k.encode(): v.encode() for k, v in q}))
+    elif path == "/spool-body":
+        d = {k.encode(): v.encode() for k, v in q}
+        d[b"body"] = environ["wsgi.input"].read()
+        out = repr(uwsgi.spool(d))
+    elif path == "/bad":
+        out = json.dumps(bad(dict(q)["what"]))
+    elif path == "/info":
+        out = json.dumps({"pids": uwsgi.spooler_pids(), "pid": uwsgi.spooler_pid(),
+                          "spoolers": [s.decode() for s in uwsgi.spoolers],
+                          "consts": [uwsgi.SPOOL_OK, uwsgi.SPOOL_RETRY, uwsgi.SPOOL_IGNORE],
+                          "i_am": uwsgi.i_am_the_spooler(), "freq": uwsgi.set_spooler_frequency(1)
+                          if dict(q).get("freq") else None})
+    elif path == "/jobs":
+        out = repr(sorted(uwsgi.spooler_jobs()))
+    elif path == "/task":
+        t = uwsgi.spooler_get_task(dict(q)["path"])
+        out = repr(sorted((repr(k), v) for k, v in t.items()) if t else t)
+    else:
+        out = "ok"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [out.encode()]

@@ -1,0 +1,220 @@
+"""The spooler (uwsgi.spool, --spooler and friends), through the real
+binary and side by side with Debian's uWSGI 2.0.21: the same app on both,
+the same tasks, and task files written by one and run by the other."""
+import json
+import os
+import signal
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from dropin_ref import KINDS, pair, pid_alive, wait_until  # noqa: F401
+from helpers import APPS
+
+APP = APPS / "api_spooler_app.py"
+PREFIX = "uwsgi_spoolfile_on_"
+
+
+def get(srv, path, data=None):
+    with urllib.request.urlopen(srv.url + path, data=data, timeout=10) as r:
+        assert r.status == 200
+        return r.read().decode()
+
+
+def spool(srv, **kv):
+    """Spool {b"k": b"v"} through the app; the task file's path."""
+    out = get(srv, "/spool?" + urllib.parse.urlencode(kv))
+    assert out.startswith("b'"), out
+    return out[2:-1]
+
+
+def records(log):
+    try:
+        with open(log) as f:
+            return [json.loads(line) for line in f]
+    except FileNotFoundError:
+        return []
+
+
+def start(pair, kind, spool_dir, log, *extra, hold=False):
+    env = {"SPOOL_LOG": str(log)}
+    if hold:
+        env["SPOOL_HOLD"] = "1"
+    return pair(kind, "--wsgi-file", APP, "--master", "--spooler", spool_dir,
+                "--spooler-frequency", "1", *extra, env=env)
+
+
+def tasks_in(d):
+    return sorted(n for n in os.listdir(d) if n.startswith(PREFIX))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_attributes(pair, kind, tmp_path):
+    d = tmp_path / "spool"
+    srv = start(pair, kind, d, tmp_path / "log")
+    info = json.loads(get(srv, "/info"))
+    assert info["consts"] == [-2, -1, 0]  # SPOOL_OK, SPOOL_RETRY, SPOOL_IGNORE
+    assert info["spoolers"] == [str(d)]
+    assert len(info["pids"]) == 1 and info["pid"] == info["pids"][0]
+    assert pid_alive(info["pid"]) and info["pid"] != srv.pid
+    assert info["i_am"] is None  # a worker is not the spooler
+    assert json.loads(get(srv, "/info?freq=1"))["freq"] is True
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_task_runs_once_with_its_variables_and_body(pair, kind, tmp_path):
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log)
+    body = b"\x00binary body\xff" * 100
+    out = get(srv, "/spool-body?mode=ok&name=caf%C3%A9&empty=", data=body)
+    path = out[2:-1]
+    assert os.path.dirname(path) == str(d) and os.path.basename(path).startswith(PREFIX)
+    wait_until(lambda: records(log), what="the task to run")
+    wait_until(lambda: not os.path.exists(path), what="the task file to go")
+    [r] = records(log)
+    assert r["spooler"] is True and r["cwd"] == str(d) and r["pid"] == json.loads(get(srv, "/info"))["pid"]
+    assert r["task"] == {
+        "'spooler_task_name'": repr(os.path.basename(path).encode()),
+        "b'mode'": "b'ok'", "b'name'": repr("café".encode()), "b'empty'": "b''",
+        "'body'": repr(body),
+    }
+    time.sleep(2.5)  # two more scans: SPOOL_OK means never again
+    assert len(records(log)) == 1
+    size = 4 + (2 + 4 + 2 + 2) + (2 + 4 + 2 + 5) + (2 + 5 + 2 + 0) + len(body)  # header, 3 vars, body
+    assert "[spooler] written %d bytes to file %s" % (size, path) in srv.log
+
+
+BAD = {
+    "str-value": "spooler callable dictionary must contains only bytes",
+    "int-value": "spooler callable dictionary must contains only bytes",
+    "none-value": "spooler callable dictionary must contains only bytes",
+    "str-key": "spooler callable dictionary must contains only bytes",
+    "not-a-dict": "The argument of spooler callable must be a dictionary",
+    "unknown-spooler": "unable to spool job",
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_dicts_raise_uwsgis_exception(pair, kind, tmp_path):
+    d = tmp_path / "spool"
+    srv = start(pair, kind, d, tmp_path / "log")
+    for what, msg in BAD.items():
+        r = json.loads(get(srv, "/bad?what=" + what))
+        assert r.get("type") == "ValueError" and r["message"].startswith(msg), (what, r)
+        if kind == "uwsgo" and what.endswith("value"):
+            assert "b'a'" in r["message"]  # and says which
+    assert tasks_in(d) == []
+    assert get(srv, "/") == "ok"  # the worker keeps serving
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retry_ignore_and_raise_leave_the_task(pair, kind, tmp_path):
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log)
+    for mode in ("retry", "ignore", "raise"):
+        spool(srv, mode=mode)
+    for mode in ("retry", "raise"):
+        wait_until(lambda: sum(r["event"] == mode for r in records(log)) >= 2, timeout=15,
+                   what="%s to run again" % mode)
+    assert len(tasks_in(d)) == 3
+    assert "unable to find the spooler function" in srv.log  # SPOOL_IGNORE
+    assert "RuntimeError: task failed" in srv.log
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_at_waits(pair, kind, tmp_path):
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log)
+    at = int(time.time()) + 4
+    path = spool(srv, mode="ok", at="%d.75" % at)
+    assert int(os.stat(path).st_mtime) == at
+    time.sleep(2)
+    assert records(log) == [] and os.path.exists(path)
+    wait_until(lambda: records(log), timeout=10, what="the task at its time")
+    assert time.time() >= at
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_priority_with_spooler_ordered(pair, kind, tmp_path):
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log, "--spooler-ordered")
+    path = spool(srv, mode="ok", priority="7", n="1")
+    assert os.path.dirname(path) == str(d / "7")
+    wait_until(lambda: records(log), what="the priority task to run")
+    assert records(log)[0]["task"]["b'priority'"] == "b'7'"
+
+
+@pytest.mark.parametrize("writer,runner", [("uwsgi", "uwsgo"), ("uwsgo", "uwsgi")])
+def test_task_files_cross_over(pair, writer, runner, tmp_path):
+    """A task written by one server (whose spooler leaves it alone) is run
+    by the other's spooler, variables, body and all."""
+    d, log = tmp_path / "spool", tmp_path / "log"
+    w = start(pair, writer, d, log, hold=True)
+    body = b"from " + writer.encode() + b"\n" + bytes(range(256))
+    path = get(w, "/spool-body?mode=ok&who=" + writer, data=body)[2:-1]
+    at_path = spool(w, mode="ok", who="later", at=str(int(time.time()) + 3))
+    assert w.stop() == [] or writer == "uwsgi"
+    assert sorted([path, at_path]) == sorted(str(d / n) for n in tasks_in(d))
+    start(pair, runner, d, log)
+    wait_until(lambda: len(records(log)) == 2, timeout=15, what="both tasks to run on %s" % runner)
+    wait_until(lambda: tasks_in(d) == [], what="the files to go")
+    first, second = records(log)
+    assert first["task"] == {"'spooler_task_name'": repr(os.path.basename(path).encode()),
+                             "b'mode'": "b'ok'", "b'who'": repr(writer.encode()), "'body'": repr(body)}
+    assert second["task"]["b'who'"] == "b'later'"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sigkill_in_the_middle_runs_it_again_once(pair, kind, tmp_path):
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log)
+    path = spool(srv, mode="slow", secs="3")
+    wait_until(lambda: records(log), what="the task to start")
+    [pid] = json.loads(get(srv, "/info"))["pids"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: any(r["event"] == "done" for r in records(log)), timeout=20,
+               what="the respawned spooler to run it again")
+    wait_until(lambda: not os.path.exists(path), what="the task to go")
+    time.sleep(2)
+    events = [r["event"] for r in records(log)]
+    assert events == ["start", "start", "done"], events
+    assert records(log)[1]["pid"] != pid
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tasks_survive_a_restart(pair, kind, tmp_path):
+    d, log = tmp_path / "spool", tmp_path / "log"
+    first = start(pair, kind, d, log)
+    at = int(time.time()) + 3
+    paths = [spool(first, mode="ok", n=str(i), at=str(at)) for i in range(5)]
+    assert first.stop() == [] or kind == "uwsgi"
+    assert records(log) == [] and len(tasks_in(d)) == 5
+    start(pair, kind, d, log)
+    wait_until(lambda: tasks_in(d) == [], timeout=15, what="the tasks to run after the restart")
+    time.sleep(2)
+    names = sorted(r["task"]["'spooler_task_name'"] for r in records(log))
+    assert names == sorted(repr(os.path.basename(p).encode()) for p in paths)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_processes_and_directories(pair, kind, tmp_path):
+    """Two directories, two processes each: every task runs once, in the
+    directory it was spooled to."""
+    a, b, log = tmp_path / "a", tmp_path / "b", tmp_path / "log"
+    # uWSGI reads --spooler-processes before it reads --spooler
+    srv = pair(kind, "--wsgi-file", APP, "--master", "--spooler-processes", "2", "--spooler", a,
+               "--spooler", b, "--spooler-frequency", "1", env={"SPOOL_LOG": str(log)})
+    info = json.loads(get(srv, "/info"))
+    assert info["spoolers"] == [str(a)] * 2 + [str(b)] * 2
+    assert len(set(info["pids"])) == 4
+    for i in range(20):
+        spool(srv, mode="ok", n=str(i), **({"spooler": str(b)} if i % 2 else {}))
+    wait_until(lambda: len(records(log)) >= 20 and not tasks_in(a) and not tasks_in(b), timeout=20,
+               what="20 tasks to run")
+    time.sleep(1.5)
+    rs = records(log)
+    assert sorted(int(r["task"]["b'n'"][2:-1]) for r in rs) == list(range(20))
+    for r in rs:
+        assert r["cwd"] == str(b if "b'spooler'" in r["task"] else a)
