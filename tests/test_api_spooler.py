@@ -160,7 +160,7 @@ def test_task_files_cross_over(pair, writer, runner, tmp_path):
     start(pair, runner, d, log)
     wait_until(lambda: len(records(log)) == 2, timeout=15, what="both tasks to run on %s" % runner)
     wait_until(lambda: tasks_in(d) == [], what="the files to go")
-    first, second = records(log)
+    first, second = sorted(records(log), key=lambda r: r["task"]["b'who'"] == "b'later'")
     assert first["task"] == {"'spooler_task_name'": repr(os.path.basename(path).encode()),
                              "b'mode'": "b'ok'", "b'who'": repr(writer.encode()), "'body'": repr(body)}
     assert second["task"]["b'who'"] == "b'later'"
@@ -218,3 +218,72 @@ def test_processes_and_directories(pair, kind, tmp_path):
     assert sorted(int(r["task"]["b'n'"][2:-1]) for r in rs) == list(range(20))
     for r in rs:
         assert r["cwd"] == str(b if "b'spooler'" in r["task"] else a)
+
+
+# ---------------------------------------------------------------- uwsgidecorators
+
+DECO = APPS / "api_spooler_decorators.py"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_uwsgidecorators_spool(pair, kind, tmp_path):
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = pair(kind, "--wsgi-file", DECO, "--master", "--spooler", d, "--spooler-frequency", "1",
+               env={"SPOOL_LOG": str(log)})
+    for p in ("/plain?x=1&y=zz", "/with_arguments", "/forever", "/raw"):
+        assert get(srv, p).startswith("b'%s/%s" % (d, PREFIX)), p
+    wait_until(lambda: sum(r["fn"] == "forever" for r in records(log)) >= 2 and
+               sum(r["fn"] == "raw" for r in records(log)) >= 2, timeout=20,
+               what="@spoolforever and @spoolraw to run twice")
+    time.sleep(1.5)
+    rs = records(log)
+    by = {}
+    for r in rs:
+        by.setdefault(r["fn"], []).append(r)
+    assert [r["args"] for r in by["plain"]] == [{"ud_spool_func": "plain", "ud_spool_ret": "-2", "x": "1", "y": "zz"}]
+    assert [(r["a"], r["b"], r["c"]) for r in by["with_arguments"]] == [([1, "two"], {"three": 3}, [4])]
+    assert len(by["raw"]) == 2  # SPOOL_RETRY, then SPOOL_OK: gone
+    assert all(r["spooler"] is True for r in rs)
+    assert len(tasks_in(d)) == 1  # only @spoolforever's task stays
+
+
+# ---------------------------------------------------------------- mules
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mulefunc_runs_in_a_mule(pair, kind, tmp_path):
+    log = tmp_path / "log"
+    # the app's @spool functions need a spooler
+    srv = pair(kind, "--wsgi-file", DECO, "--master", "--mules", "2", "--spooler", tmp_path / "spool",
+               env={"SPOOL_LOG": str(log)})
+    for x in range(4):
+        assert get(srv, "/mule?x=%d" % x) == "None"
+    wait_until(lambda: len(records(log)) == 4, what="4 calls to run in the mules")
+    rs = records(log)
+    assert sorted(r["x"] for r in rs) == [0, 1, 2, 3] and {r["y"] for r in rs} == {2}
+    assert {r["mule"] for r in rs} <= {1, 2} and 0 not in {r["mule"] for r in rs}
+    assert all(r["pid"] != srv.pid for r in rs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mule_program_takes_messages(pair, kind, tmp_path):
+    log = tmp_path / "log"
+    srv = pair(kind, "--wsgi-file", APP, "--master", "--mule=%s" % (APPS / "api_spooler_mule.py"), "--mule",
+               env={"SPOOL_LOG": str(log)})
+    wait_until(lambda: records(log), what="the mule's program to start")
+    [started] = records(log)
+    assert started == {"event": "started", "mule": 1, "name": "__main__", "timeout": "b''"}
+    assert get(srv, "/mulemsg?msg=to-one&mule=1") == "True"
+    wait_until(lambda: len(records(log)) == 2, what="mule 1 to take its message")
+    assert records(log)[1] == {"event": "message", "mule": 1, "msg": "to-one"}
+    # mule 2 waits for messages and has no mule_msg_hook: it logs them
+    assert get(srv, "/mulemsg?msg=hello&mule=2") == "True"
+    srv.wait_log("*** mule 2 received a 5 bytes message ***")
+    bad = json.loads(get(srv, "/mule_get_msg"))
+    assert bad == {"type": "ValueError", "message": "you can receive mule messages only in a mule !!!"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mule_msg_without_mules(pair, kind, tmp_path):
+    srv = pair(kind, "--wsgi-file", APP, "--master")
+    assert json.loads(get(srv, "/mulemsg?msg=x")) == {"type": "ValueError", "message": "no mule configured"}
+    assert get(srv, "/") == "ok"

@@ -290,6 +290,7 @@ func runExtra(o *config.Options, w *procman.Worker) error {
 			say("%s: the app did not load: %v\n", who, err)
 		}
 	}
+	pyhost.PostFork() // uWSGI runs the post-fork hooks in its spooler and mules too
 	code := pyhost.RunExtra(w.Extra, w.ExtraIndex, int(ctlR.Fd()))
 	runtime.KeepAlive(ctlR)
 	if code == procman.ExitReload {

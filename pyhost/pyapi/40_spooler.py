@@ -468,8 +468,8 @@ def _uwsgo_spooler_setup(ns):
         if kind != "mule":
             raise ValueError("you can receive mule messages only in a mule !!!")
         fds = [queue_fd(index, 1), queue_fd(0, 1)] + ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
-        return receive(fds, buffer_size,
-                       None if timeout < 0 else timeout)
+        msg = receive(fds, buffer_size, None if timeout < 0 else timeout)
+        return b"" if msg is None else msg  # uWSGI 2.0's answer to a timeout
 
     def mule_loop(ctl):
         patch = mules[index - 1]

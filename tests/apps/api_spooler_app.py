@@ -10,7 +10,7 @@ that only writes tasks for another to run.
 
 GET /spool?k=v&... spools {b"k": b"v", ...} and answers the file name;
 /bad?what=... tries a bad spool() and answers the exception; /info the
-spooler attributes; /jobs uwsgi.spooler_jobs(); /task?path=...
+spooler attributes; /mulemsg?msg=...&mule=N uwsgi.mule_msg(); /jobs uwsgi.spooler_jobs(); /task?path=...
 uwsgi.spooler_get_task().
 """
 import json
@@ -86,6 +86,17 @@ def application(environ, start_response):
                           "consts": [uwsgi.SPOOL_OK, uwsgi.SPOOL_RETRY, uwsgi.SPOOL_IGNORE],
                           "i_am": uwsgi.i_am_the_spooler(), "freq": uwsgi.set_spooler_frequency(1)
                           if dict(q).get("freq") else None})
+    elif path == "/mulemsg":
+        try:
+            mule = dict(q).get("mule")
+            out = repr(uwsgi.mule_msg(dict(q)["msg"].encode(), *([int(mule)] if mule else [])))
+        except Exception as e:
+            out = json.dumps({"type": type(e).__name__, "message": str(e)})
+    elif path == "/mule_get_msg":
+        try:
+            out = repr(uwsgi.mule_get_msg(timeout=0))
+        except Exception as e:
+            out = json.dumps({"type": type(e).__name__, "message": str(e)})
     elif path == "/jobs":
         out = repr(sorted(uwsgi.spooler_jobs()))
     elif path == "/task":
