@@ -63,6 +63,11 @@ type Config struct {
 	// OnMaxRequests once.
 	MaxRequests   int
 	OnMaxRequests func()
+	// Master, if set, is this process's channel to the master
+	// (procman.Channel): the hub watches it and hands each message to
+	// OnMaster, on the hub's thread (jobs.go).
+	Master   MasterChannel
+	OnMaster func(msg []byte)
 	// Host is the interpreter side; nil: the embedded CPython (pyhost).
 	Host Python
 }
@@ -94,6 +99,8 @@ type Hub struct {
 	planeWake atomic.Bool // the plane has work: Turn before sleeping
 	planeFDs  []bool      // by fd number: watched by the network plane
 
+	masterBuf []byte // messages from the master (jobs.go)
+
 	stop     atomic.Bool
 	stopped  chan struct{}
 	startErr chan error
@@ -111,6 +118,7 @@ type mail struct {
 	req     *exchange.Request
 	drained int    // core id + 1
 	fn      func() // run on the hub's thread (Do)
+	job     *job   // req is a job, not a client's request (jobs.go)
 }
 
 // Do runs fn on the hub's thread, with the interpreter's lock held, at
@@ -125,6 +133,7 @@ type coreState struct {
 	fds     []pyhost.FdWait
 	drainFn func()
 	started time.Time // when the request went to the core
+	job     bool      // the core runs a job (jobs.go), not a request
 	// why a held core was woken, kept until the client drains
 	heldReady    int
 	heldTimedOut bool
@@ -212,7 +221,7 @@ func (h *Hub) Submit(req *exchange.Request) {
 	if h.HasFreeCore() {
 		id := h.free[len(h.free)-1]
 		h.free = h.free[:len(h.free)-1]
-		h.startRequest(id, req)
+		h.startRequest(id, req, nil)
 		return
 	}
 	h.post(mail{req: req})
@@ -258,6 +267,8 @@ func (h *Hub) dispatch(events []unix.EpollEvent) {
 		switch {
 		case ev.Pad == planeTag && pl != nil:
 			pl.Ready(int(ev.Fd), ev.Events)
+		case ev.Pad == masterTag:
+			h.readMaster()
 		case int(ev.Fd) == h.efd:
 			var buf [8]byte
 			unix.Read(h.efd, buf[:])
@@ -318,6 +329,9 @@ func (h *Hub) setup() error {
 	}
 	if err = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, h.efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(h.efd)}); err != nil {
 		return fmt.Errorf("epoll: %w", err)
+	}
+	if err = h.watchMaster(); err != nil {
+		return err
 	}
 	h.cfg.Python.EventFD = h.efd
 	h.cfg.Python.EpollFD = h.epfd
@@ -447,7 +461,7 @@ func (h *Hub) takeMail() {
 		default:
 			id := h.free[len(h.free)-1]
 			h.free = h.free[:len(h.free)-1]
-			h.startRequest(id, m.req)
+			h.startRequest(id, m.req, m.job)
 		}
 	}
 	if len(left) > 0 {
@@ -457,7 +471,7 @@ func (h *Hub) takeMail() {
 	}
 }
 
-func (h *Hub) startRequest(id int, req *exchange.Request) {
+func (h *Hub) startRequest(id int, req *exchange.Request, job *job) {
 	bodyFD := -1
 	if req.BodyFile != nil {
 		bodyFD = int(req.BodyFile.Fd())
@@ -472,8 +486,11 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 	if h.cfg.BeatBusySince != nil {
 		st.started = time.Now()
 	}
+	st.job = job != nil
 	app := 0
-	if !h.router.Trivial() {
+	if job != nil {
+		app = job.app
+	} else if !h.router.Trivial() {
 		app, req.Vars = h.router.Route(req.Vars)
 		if app < 0 {
 			fmt.Fprintf(os.Stderr, "--- no python application found, check your startup logs for errors ---\n")
@@ -496,7 +513,7 @@ func (h *Hub) startRequest(id int, req *exchange.Request) {
 		return
 	}
 	h.busy++
-	if h.cfg.CoreBusy != nil {
+	if h.cfg.CoreBusy != nil && !st.job {
 		h.cfg.CoreBusy(id, true)
 	}
 }
@@ -556,12 +573,16 @@ func (h *Hub) handle(id int) {
 		st.req = nil
 		st.seq++
 		h.busy--
+		h.free = append(h.free, id)
+		atomic.StoreInt32(h.flag, 1) // a queued request may take this core
+		if st.job {
+			st.job = false
+			return // a job is no request: not counted, not in the stats
+		}
 		h.served++
 		if h.cfg.CoreBusy != nil {
 			h.cfg.CoreBusy(id, false)
 		}
-		h.free = append(h.free, id)
-		atomic.StoreInt32(h.flag, 1) // a queued request may take this core
 		if h.cfg.MaxRequests > 0 && h.served == h.cfg.MaxRequests && h.cfg.OnMaxRequests != nil {
 			h.cfg.OnMaxRequests()
 		}

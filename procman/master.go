@@ -136,6 +136,8 @@ type slot struct {
 
 	extra      *Extra // nil: a worker
 	extraIndex int    // into Spec.Extras
+
+	channel *peer // the process's channel to the master (signals)
 }
 
 type exitEvent struct {
@@ -158,6 +160,8 @@ type master struct {
 	clock monoClock
 	hb    *hbArea // nil: harakiri and stats off
 	stats *statsServer
+	// router routes uWSGI signals between the processes (signals.go)
+	router *router
 
 	listeners []*os.File // spec.Listeners as handed to workers (see inheritable)
 
@@ -279,6 +283,8 @@ func newMaster(spec Spec) (*master, error) {
 	if spec.Stats != nil {
 		m.stats = newStatsServer(spec.Stats, spec.StatsHTTP, m.log)
 	}
+	m.router = newRouter(m.log, spec.Processes)
+	go m.router.run()
 	return m, nil
 }
 
@@ -369,6 +375,9 @@ func spawner(reqs <-chan spawnReq) {
 
 func (m *master) close() {
 	signal.Stop(m.sigCh)
+	if m.router != nil {
+		m.router.stop()
+	}
 	close(m.spawn)
 	for _, f := range m.listeners {
 		f.Close()
@@ -515,10 +524,29 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 		}
 		cmd.Env = append(cmd.Env, EnvInheritFDs+"="+strings.Join(fds, ","))
 	}
+	kind, kid := "worker", s.id
+	if s.extra != nil {
+		kind, kid = s.extra.Kind, s.extra.Index
+	}
+	ch, err := m.router.openChannel(cmd, kind, kid) // last: it names its own fd
+	if err != nil {
+		m.log.Printf("!!! %s starts without signals: %v !!!", s.who(), err)
+	}
 	done := make(chan error, 1)
 	m.spawn <- spawnReq{cmd, done}
 	s.started = now
-	if err := <-done; err != nil {
+	err = <-done
+	if ch != nil {
+		pid := 0
+		if err == nil {
+			pid = cmd.Process.Pid
+		}
+		m.router.started(ch, pid, err)
+		if err == nil {
+			s.channel = ch
+		}
+	}
+	if err != nil {
 		s.quickDeaths++
 		d := backoff(s.quickDeaths)
 		m.log.Printf("!!! cannot start uwsgo %s: %v: retrying in %v !!!", s.who(), err, d)
@@ -672,6 +700,8 @@ func (m *master) onExit(ev exitEvent) {
 	now := time.Now()
 	s.alive = false
 	m.alive--
+	m.router.closeChannel(s.channel)
+	s.channel = nil
 	lived := now.Sub(s.started)
 	cause := describe(ev)
 	who := fmt.Sprintf("%s (pid: %d)", s.who(), s.pid)

@@ -29,6 +29,10 @@ enum { UW_WAIT_READ = 1, UW_WAIT_WRITE = 2 };
 
 #define UW_MAX_WAIT_FDS 32
 
+/* the app id of a core that runs a signal handler (a job) instead of a
+ * request: the uwsgi module's _signal_run (pyapi/20_signal.py) */
+#define UW_APP_SIGNAL (-2)
+
 typedef struct uw_core {
 	int id;
 	int app; /* which of the worker's apps serves the request (set by Go) */

@@ -49,6 +49,7 @@ struct uw_glue {
 	PyObject *version_tuple;
 	PyObject *file_wrapper_type;
 	PyObject *wait_read_fn, *wait_write_fn;
+	PyObject *signal_app; /* runs a signal handler on a core (jobs: UW_APP_SIGNAL) */
 	PyObject *empty_bytes;
 	uw_core *current; /* the core running now, or NULL */
 	int cores_ready;

@@ -122,6 +122,12 @@ int uw_start(const uw_settings *s, char *err, size_t errlen) {
 	}
 	uw_g.wait_read_fn = PyObject_GetAttrString(m, "wait_fd_read");
 	uw_g.wait_write_fn = PyObject_GetAttrString(m, "wait_fd_write");
+	uw_g.signal_app = PyObject_GetAttrString(m, "_signal_run"); /* pyapi/20_signal.py */
+	if (!uw_g.signal_app) {
+		PyErr_Print();
+		snprintf(err, errlen, "the uwsgi module has no signal dispatcher");
+		return -1;
+	}
 	Py_DECREF(m);
 	return 0;
 }
@@ -381,7 +387,7 @@ int uw_core_setup(uw_core *c, const char *vars, const int *lens, int n, const ch
 		return -1;
 	}
 	p->environ = env;
-	p->app = uw_g.apps[c->app >= 0 && c->app < uw_g.napps ? c->app : 0];
+	p->app = c->app == UW_APP_SIGNAL ? uw_g.signal_app : uw_g.apps[c->app >= 0 && c->app < uw_g.napps ? c->app : 0];
 	p->started = 0;
 	p->head_committed = 0;
 	c->events = 0;

@@ -67,6 +67,9 @@ type Settings struct {
 	GeventEarly  bool // patch_all() before the app loads
 	EventFD      int  // the hub's eventfd, written to wake the hub
 	EpollFD      int  // the hub's epoll set (eventfd and sockets), which gevent's loop watches
+	// MasterFD is this process's channel to the master (procman.Channel),
+	// which the uwsgi module's signal functions write to; 0: none.
+	MasterFD int
 }
 
 // Option is one option as the user gave it, for uwsgi.opt: a bare flag
@@ -170,6 +173,7 @@ func Start(s Settings) error {
 	cs.gevent_early = cbool(s.GeventEarly)
 	cs.efd = C.int(s.EventFD)
 	cs.epfd = C.int(s.EpollFD)
+	cs.master_fd = C.int(s.MasterFD)
 	// the strings stay allocated: the interpreter keeps using them
 	errbuf := make([]byte, 1024)
 	if C.uw_start(&cs, (*C.char)(unsafe.Pointer(&errbuf[0])), C.size_t(len(errbuf))) != 0 {

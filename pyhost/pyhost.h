@@ -16,6 +16,7 @@ typedef struct uw_settings {
 	int switch_mode;   /* UG_SWITCH_* */
 	int worker_id, numproc, masterpid;
 	int gevent_monkey, gevent_early; /* --gevent-monkey-patch, --gevent-early-monkey-patch */
+	int master_fd;     /* this process's channel to the master (procman); 0: none */
 	int efd;           /* gevent: the hub's eventfd, written to wake the hub */
 	int epfd;          /* gevent: the hub's epoll set, watched by gevent's loop */
 	const char *version;
@@ -82,6 +83,10 @@ int uw_wait(int epfd, void *events, int max, int timeout_ms);
  * chain) once the apps are loaded, as uWSGI does in each new worker; an
  * exception is printed and the worker goes on. */
 void uw_post_fork(void);
+
+/* uw_signal_known_table: 256 flags, one per signal: some process of the
+ * master registered it (the hub sets them; api_signal.c) */
+unsigned char *uw_signal_known_table(void);
 
 /* uw_log_exception prints the pending Python exception to sys.stderr. */
 void uw_log_exception(void);

@@ -101,6 +101,7 @@ func run(o *config.Options) error {
 		return err
 	}
 	if w, ok := procman.CurrentWorker(); ok {
+		procman.MasterChannel() // takes its variable out of the environment too
 		if w.Extra != "" {
 			return runExtra(o, w)
 		}
@@ -541,7 +542,9 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		// beat often enough that a parked, healthy worker never looks stuck
 		hcfg.BeatEvery = min(time.Second, w.Harakiri/4)
 	}
-	h := hub.New(hcfg)
+	var h *hub.Hub
+	withMasterChannel(&hcfg, func() *hub.Hub { return h })
+	h = hub.New(hcfg)
 	if err := h.Start(); err != nil {
 		return err
 	}
