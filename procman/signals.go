@@ -164,15 +164,20 @@ func (r *router) fire(now time.Time) {
 		keep = append(keep, tm)
 	}
 	r.timers = keep
-	if len(r.crons) > 0 {
-		minute := now.Truncate(time.Minute)
-		lt := now.Local()
-		for i := range r.crons {
-			c := &r.crons[i]
-			if !c.last.Equal(minute) && cronMatches(lt, c) {
-				c.last = minute
-				r.route(c.sig)
-			}
+	r.checkCrons(now)
+}
+
+// checkCrons raises the signal of each cron entry that matches the
+// current minute and has not fired in it. A new entry is checked at once:
+// uWSGI's master runs an entry that matches the minute it was added in.
+func (r *router) checkCrons(now time.Time) {
+	minute := now.Truncate(time.Minute)
+	lt := now.Local()
+	for i := range r.crons {
+		c := &r.crons[i]
+		if !c.last.Equal(minute) && cronMatches(lt, c) {
+			c.last = minute
+			r.route(c.sig)
 		}
 	}
 }
@@ -264,7 +269,8 @@ func (r *router) onMessage(from *peer, msg []byte) {
 			}
 		}
 		r.crons = append(r.crons, c)
-		r.log.Printf("[uwsgi-cron] signal %d every %d %d %d %d %d (minute hour day month weekday)", sig, c.minute, c.hour, c.day, c.month, c.wday)
+		r.log.Printf("[uwsgi-cron] signal %d at %d %d %d %d %d (minute hour day month weekday)", sig, c.minute, c.hour, c.day, c.month, c.wday)
+		r.checkCrons(time.Now())
 	case MsgFileMon:
 		r.addFileMonitor(sig, string(body))
 	default:

@@ -129,6 +129,40 @@ def test_bad_input_raises_and_the_worker_keeps_serving(pair, kind, tmp_path):  #
     wait_runs(tmp_path / "log", 10, 2, kind)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_signal_wait_in_a_sync_worker(pair, kind, tmp_path):  # noqa: F811
+    """Without an engine to park on, signal_wait() blocks its worker and
+    runs the handler there itself, as in uWSGI; the other worker raises."""
+    import concurrent.futures
+    log = tmp_path / "log"
+    srv = pair(kind, "--master", "--processes", 2, "--wsgi-file", APP, env={"SIGLOG": str(log)})
+    worker_pids(srv)
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        waiting = ex.submit(get, srv, "/wait/15")
+        until("a worker waits", lambda: [r for r in records(log) if "waiting" in r], 10)
+        time.sleep(0.2)  # into signal_wait(): the signal must come after
+        get(srv, "/raise/15")
+        assert waiting.result(timeout=20) == "got 15 b''"
+    runs = wait_runs(log, 15, 2, kind)
+    assert sorted(r["wid"] for r in runs) == [1, 2]  # 'workers': the waiting one ran it too
+
+
+@pytest.mark.parametrize("engine", engine_params("ugreen", "greenlet", "gevent") + [
+    pytest.param(["--threads", "4"], id="threads")])
+def test_signal_wait_parks_only_its_core(uwsgo, engine, tmp_path):
+    import concurrent.futures
+    log = tmp_path / "log"
+    name = engine[0].lstrip("-") if engine[0] != "--async" else engine[2].lstrip("-")
+    srv = uwsgo("--master", "--wsgi-file", CORES_APP, *engine, env={"SIGLOG": str(log), "ENGINE": name})
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        waiting = ex.submit(get, srv, "/wait/22")
+        until("a core waits", lambda: [r for r in records(log) if r.get("waiting")], 10)
+        assert get(srv, "/") == "ok"  # the worker goes on serving
+        assert get(srv, "/raise/22") == "raised"
+        assert waiting.result(timeout=20) == "got 22"
+    assert [r for r in records(log) if r.get("sig") == 22]  # the handler ran first
+
+
 def test_signals_need_a_master(uwsgo, tmp_path):
     app = tmp_path / "app.py"
     app.write_text(
@@ -181,3 +215,78 @@ def test_a_handler_runs_on_a_free_core_and_blocks_nothing(uwsgo, engine, tmp_pat
         # at the same time, so their ids differ)
         assert by[(20, "run")]["greenlet"] != by[(None, "hold")]["greenlet"]
         assert not by[(20, "run")]["hub"] and not by[(21, "start")]["hub"]
+
+
+# ------------------------------------------- Debian's uwsgidecorators, as is
+
+DECO_APP = str(APPS / "api_signal_decorators.py")
+
+
+def whats(path, what):
+    return [r for r in records(path) if r.get("what") == what]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_uwsgidecorators_signals_timers_cron_filemon_rpc(pair, kind, tmp_path):  # noqa: F811
+    log, watched = tmp_path / "log", tmp_path / "watched"
+    watched.write_text("")
+    srv = pair(kind, "--master", "--processes", 2, "--wsgi-file", DECO_APP,
+               env={"SIGLOG": str(log), "WATCHFILE": str(watched)})
+    worker_pids(srv)
+    # get_free_signal() hands out 0, 1, 2, 3 in the order of the decorators
+    # (@timer, @rbtimer, @cron, @filemon), in every worker alike
+    timers = until("@timer", lambda: len(whats(log, "timer")) >= 2 and whats(log, "timer"), 10)
+    assert {(r["sig"], r["wid"]) for r in timers} == {(0, 1)}  # target="worker1"
+    rbs = until("@rbtimer", lambda: len(whats(log, "rbtimer")) >= 2 and whats(log, "rbtimer"), 10)
+    assert {(r["sig"], r["wid"]) for r in rbs} == {(1, 2)}  # target="worker2"
+    # an every-minute cron runs in the minute it was added, as in uWSGI
+    crons = until("@cron", lambda: whats(log, "cron"), 10)
+    assert crons[0]["sig"] == 2
+    with open(watched, "a") as f:
+        f.write("changed\n")
+    fm = until("@filemon", lambda: whats(log, "filemon"), 10)
+    assert fm[0]["sig"] == 3
+    get(srv, "/raise/30")
+    get(srv, "/raise/31")
+    assert len(until("@signal(30)", lambda: whats(log, "signal"), 10)) == 1
+    both = until("@signal(31, target='workers')", lambda: len(whats(log, "signal-workers")) >= 2 and whats(log, "signal-workers"), 10)
+    assert sorted(r["wid"] for r in both) == [1, 2]
+    assert json.loads(get(srv, "/rpc")) == {
+        "call hello": ["ok", "b'hello x'"],
+        "rpc '' hello": ["ok", "b'hello '"],
+        "rpc hello": ["ok", "b'hello a,b'"],
+        "rpc missing": ["ok", "None"],
+        "rpc nothing": ["ok", "None"],  # only non-empty bytes come back
+        "rpc str arg": ["ValueError"],
+        "rpc str name": ["ValueError"],
+        "rpc_list": "[b'hello', b'nothing']",
+        "signals": ["on30", True, True],
+    }
+
+
+# ------------------------------------ the gevent document's tests/ugevent.py
+
+UGEVENT_APP = str(APPS / "api_signal_ugevent.py")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_ugevent_pattern_under_gevent(pair, kind, tmp_path):  # noqa: F811
+    """A timer, a signal raised by a background greenlet and a directory
+    monitor, with requests running meanwhile: each handler in a greenlet
+    of its own (never the hub), as the gevent document says."""
+    log, wd = tmp_path / "log", tmp_path / "watched"
+    wd.mkdir()
+    extra = ["--plugin", "gevent_python3"] if kind == "uwsgi" else []
+    srv = pair(kind, *extra, "--master", "--gevent", 4, "--wsgi-file", UGEVENT_APP,
+               env={"SIGLOG": str(log), "WATCHDIR": str(wd)})
+    body = get(srv, "/")
+    assert body.startswith("sleeping for 0.3 seconds...<br/>done<br>getting some ips...<br/>ip = 127.0.0.1"), body
+    (wd / "touched").write_text("x")
+    until("@filemon on the directory", lambda: whats(log, "filemon"), 10)
+    until("the background greenlet's signal", lambda: whats(log, "hello"), 10)
+    steps = [r["step"] for r in whats(log, "background")]
+    assert steps == [1, 2, 3]
+    until("two timer ticks", lambda: len(whats(log, "timer")) >= 2, 10)
+    assert get(srv, "/").endswith("ip = 127.0.0.1<br/>")  # still serving
+    for r in records(log):
+        assert not r["hub"], r

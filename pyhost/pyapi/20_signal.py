@@ -16,7 +16,7 @@ import traceback as _traceback
 
 _signal_handlers = {}  # signum -> handler, registered in this process
 _signal_received = {}  # core id -> the signal signal_wait() last returned
-_signal_waiters = []   # signal_wait()s in progress: [signum or None, received]
+_signal_waiters = []   # signal_wait()s in progress (_SignalWaiter)
 
 
 def _signal_where():
@@ -161,10 +161,7 @@ def add_file_monitor(num, path):
     return None
 
 
-def _signal_run(environ, start_response):
-    # A job: the hub runs it on a free core, as it runs a request, when
-    # the master sends this process a signal.
-    n = int(environ['UWSGI_SIGNAL'])
+def _signal_dispatch(n):
     handler = _signal_handlers.get(n)
     if handler is None:
         print('error managing signal %d on %s: no handler registered here' % (n, _signal_where()), file=_sys.stderr)
@@ -175,11 +172,108 @@ def _signal_run(environ, start_response):
             # the traceback from the handler down, as uWSGI prints it
             _traceback.print_exception(type(e), e, e.__traceback__.tb_next)
             print('error managing signal %d on %s' % (n, _signal_where()), file=_sys.stderr)
-    for w in _signal_waiters:
-        if w[0] is None or w[0] == n:
-            w[1] = n
+    for w in list(_signal_waiters):
+        if w.want is None or w.want == n:
+            w.wake(n)
+
+
+def _signal_run(environ, start_response):
+    # A job: the hub runs it on a free core, as it runs a request, when
+    # the master sends this process a signal.
+    _signal_dispatch(int(environ['UWSGI_SIGNAL']))
     start_response('200 OK', [])
     return []
+
+
+class _SignalWaiter:
+    """One signal_wait() parked on its core until _signal_dispatch wakes
+    it: by the engine's own means, so the other cores (and the handler,
+    on one of them) go on meanwhile."""
+
+    def __init__(self, want):
+        self.want, self.got = want, None
+        if _engine == 'gevent':
+            import gevent.event
+            self.ev = gevent.event.Event()
+        elif _engine == 'threads':
+            import threading
+            self.ev = threading.Event()
+        else:  # ugreen, greenlet: park on a pipe
+            self.ev = None
+            self.r, self.w = _os.pipe()
+
+    def wake(self, n):
+        if self.got is not None:
+            return
+        self.got = n
+        if self.ev is not None:
+            self.ev.set()
+        else:
+            _os.write(self.w, b'!')
+
+    def wait(self):
+        try:
+            if self.ev is not None:
+                self.ev.wait()
+            else:
+                while self.got is None:
+                    wait_fd_read(self.r)
+                    suspend()
+        finally:
+            if self.ev is None:
+                _os.close(self.r)
+                _os.close(self.w)
+        return self.got
+
+
+def _signal_wait_here(want):
+    # No engine to park on (--async alone, or one core): wait on the
+    # channel itself and run the handlers inline, as uWSGI does.
+    import select
+    while True:
+        select.select([_master_fd], [], [])
+        try:
+            msg = _os.read(_master_fd, 4096)
+        except BlockingIOError:
+            continue
+        if not msg:
+            raise SystemError('error waiting for signal: the master is gone')
+        if msg[0] == 0x53 and len(msg) == 2:  # MsgRun
+            _signal_dispatch(msg[1])
+            if want is None or want == msg[1]:
+                return msg[1]
+        elif msg[0] == 0x4b:  # MsgKnown
+            _signal_mark_known(msg[1:])
+
+
+def signal_wait(*args):
+    """signal_wait([num]): wait until this process is sent signal num (or
+    any signal) and its handler has run; signal_received() then says
+    which. Returns b''."""
+    if len(args) > 1:
+        raise TypeError('uwsgi.signal_wait() takes at most 1 argument (%d given)' % len(args))
+    want = _signum(args[0], 'signal_wait') if args else None
+    if _master_fd < 0:
+        raise ValueError('uwsgi.signal_wait(): signals need the master process (--master)')
+    core = core_id()
+    _signal_received[core] = -1
+    if _engine == 'async':
+        n = _signal_wait_here(want)
+    else:
+        w = _SignalWaiter(want)
+        _signal_waiters.append(w)
+        try:
+            n = w.wait()
+        finally:
+            _signal_waiters.remove(w)
+    _signal_received[core] = n
+    return b''
+
+
+def signal_received():
+    """signal_received(): the signal the last signal_wait() of this core
+    returned for (-1 while waiting)."""
+    return _signal_received.get(core_id(), 0)
 
 
 # ------------------------------------------------------------ rpc (local)

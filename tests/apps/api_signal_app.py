@@ -6,11 +6,14 @@ Handlers append one JSON line per run to $SIGLOG:
   10 -> 'workers'      11 -> 'worker2'      12 -> '' (one worker, any)
   13 -> '' and its handler raises RuntimeError('boom 13')
   14 -> 'worker1', an rb timer: every second, 3 times
+  15 -> 'workers', for signal_wait()
 
 /raise/N        uwsgi.signal(N)
 /registered/N   uwsgi.signal_registered(N) as JSON
 /bad            the bad calls, each as [exception type, message] (or the value)
 /pid            "worker pid"
+/wait/N         records {"waiting": wid}, then uwsgi.signal_wait(N):
+                "got <signal_received()>"
 """
 import json
 import os
@@ -35,6 +38,7 @@ uwsgi.register_signal(12, "", record)
 uwsgi.register_signal(13, "", boom)
 uwsgi.register_signal(14, "worker1", record)
 uwsgi.add_rb_timer(14, 1, 3)
+uwsgi.register_signal(15, "workers", record)
 
 
 def outcome(fn, *args):
@@ -63,6 +67,11 @@ def application(env, start_response):
             "add_timer 1000": outcome(uwsgi.add_timer, 1000, 1),
             "add_cron minute 60": outcome(uwsgi.add_cron, 98, 60, -1, -1, -1, -1),
         })
+    elif path.startswith("/wait/"):
+        with open(LOG, "a") as f:
+            f.write(json.dumps({"sig": -1, "waiting": uwsgi.worker_id()}) + "\n")
+        r = uwsgi.signal_wait(int(path[6:]))
+        body = "got %d %r" % (uwsgi.signal_received(), r)
     elif path == "/pid":
         body = "%d %d" % (uwsgi.worker_id(), os.getpid())
     else:

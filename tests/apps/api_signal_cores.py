@@ -5,6 +5,7 @@ greenlet, gevent, threads). One JSON line per event in $SIGLOG.
             ("handler ran"), or gives up after 15 s ("timeout")
 /raise/N    uwsgi.signal(N)
 /release    lets the handler of signal 21 finish
+/wait/N     uwsgi.signal_wait(N) on its core: "got <signal_received()>"
 """
 import json
 import os
@@ -65,6 +66,7 @@ def h21(num):
 
 uwsgi.register_signal(20, "worker", h20)
 uwsgi.register_signal(21, "worker", h21)
+uwsgi.register_signal(22, "worker", lambda num: record(sig=num, phase="run"))
 
 
 def application(env, start_response):
@@ -75,6 +77,10 @@ def application(env, start_response):
     elif path.startswith("/raise/"):
         uwsgi.signal(int(path[7:]))
         body = "raised"
+    elif path.startswith("/wait/"):
+        record(waiting=True)
+        uwsgi.signal_wait(int(path[6:]))
+        body = "got %d" % uwsgi.signal_received()
     elif path == "/release":
         state["released"] = True
         body = "released"
