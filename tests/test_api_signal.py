@@ -290,3 +290,31 @@ def test_the_ugevent_pattern_under_gevent(pair, kind, tmp_path):  # noqa: F811
     assert get(srv, "/").endswith("ip = 127.0.0.1<br/>")  # still serving
     for r in records(log):
         assert not r["hub"], r
+
+
+# ----------------------------------------------- the spooler and the mules
+
+EXTRAS_APP = str(APPS / "api_signal_extras.py")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_signals_to_the_spooler_and_the_mules(pair, kind, tmp_path):  # noqa: F811
+    log, spool = tmp_path / "log", tmp_path / "spool"
+    spool.mkdir()
+    srv = pair(kind, "--master", "--spooler", spool, "--mules", 2, "--wsgi-file", EXTRAS_APP,
+               env={"SIGLOG": str(log)})
+
+    def whos(sig, n):
+        return until("%d runs of signal %d" % (n, sig),
+                     lambda: len([r for r in records(log) if r["sig"] == sig]) >= n
+                     and sorted(r["who"] for r in records(log) if r["sig"] == sig), 15)
+    # the spooler and the mules may still be starting: raise until heard
+    until("the spooler hears signal 50", lambda: get(srv, "/raise/50") and time.sleep(0.2) or
+          [r for r in records(log) if r["sig"] == 50], 15)
+    assert set(whos(50, 1)) == {"spooler"}
+    until("both mules hear signal 51", lambda: get(srv, "/raise/51") and time.sleep(0.2) or
+          {r["who"] for r in records(log) if r["sig"] == 51} == {"mule 1", "mule 2"}, 15)
+    get(srv, "/raise/52")
+    assert set(whos(52, 1)) == {"mule 2"}
+    get(srv, "/raise/53")
+    assert whos(53, 1)[0] in ("mule 1", "mule 2")

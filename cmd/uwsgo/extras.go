@@ -281,6 +281,10 @@ func runExtra(o *config.Options, w *procman.Worker) error {
 		Version:    Version,
 		Opt:        pythonOpt(o),
 	}
+	if ch := procman.MasterChannel(); ch != nil {
+		// signals: the loop of the uwsgi module reads the channel itself
+		settings.MasterFD = ch.FD()
+	}
 	if err := pyhost.Start(settings); err != nil {
 		return err
 	}

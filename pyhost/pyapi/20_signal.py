@@ -19,8 +19,11 @@ _signal_received = {}  # core id -> the signal signal_wait() last returned
 _signal_waiters = []   # signal_wait()s in progress (_SignalWaiter)
 
 
+_signal_who = None  # "spooler 1", "mule 2": set by the spooler's and mules' loop
+
+
 def _signal_where():
-    return 'worker %d' % worker_id()
+    return _signal_who or 'worker %d' % worker_id()
 
 
 def _signum(num, fn):
@@ -224,6 +227,23 @@ class _SignalWaiter:
                 _os.close(self.r)
                 _os.close(self.w)
         return self.got
+
+
+def _signal_take():
+    # The spooler and the mules have no hub: their loop waits on the
+    # channel too and calls this when it is readable, to run the
+    # handlers of the signals sent to them there and then.
+    while True:
+        try:
+            msg = _os.read(_master_fd, 4096)
+        except BlockingIOError:
+            return
+        if not msg:
+            return  # the master is gone; the process follows it
+        if msg[0] == 0x53 and len(msg) == 2:  # MsgRun
+            _signal_dispatch(msg[1])
+        elif msg[0] == 0x4b:  # MsgKnown
+            _signal_mark_known(msg[1:])
 
 
 def _signal_wait_here(want):

@@ -304,8 +304,11 @@ def _uwsgo_spooler_setup(ns):
     def control(ctl, timeout):
         """Wait up to timeout seconds for the process's Go side; raise Stop
         when it says to leave."""
-        r, _, _ = select.select([ctl], [], [], timeout)
-        if not r:
+        chan = [_master_fd] if _master_fd >= 0 else []  # signals (20_signal.py)
+        r, _, _ = select.select([ctl] + chan, [], [], timeout)
+        if chan and chan[0] in r:
+            _signal_take()
+        if ctl not in r:
             return
         for c in os.read(ctl, 64):
             if c == ord("s"):
@@ -457,6 +460,9 @@ def _uwsgo_spooler_setup(ns):
                 if fd == mule_ctl[0]:
                     control(fd, 0)
                     continue
+                if fd == _master_fd:
+                    _signal_take()  # run the signal handlers here (20_signal.py)
+                    continue
                 try:
                     return os.read(fd, size)
                 except BlockingIOError:
@@ -468,6 +474,8 @@ def _uwsgo_spooler_setup(ns):
         if kind != "mule":
             raise ValueError("you can receive mule messages only in a mule !!!")
         fds = [queue_fd(index, 1), queue_fd(0, 1)] + ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
+        if signals and _master_fd >= 0:
+            fds.append(_master_fd)  # as uWSGI, signals are managed while waiting
         msg = receive(fds, buffer_size, None if timeout < 0 else timeout)
         return b"" if msg is None else msg  # uWSGI 2.0's answer to a timeout
 
@@ -482,7 +490,7 @@ def _uwsgo_spooler_setup(ns):
             mod, _, fn = patch.partition(":")
             getattr(importlib.import_module(mod), fn)()
             return 1
-        fds = [ctl, queue_fd(index, 1), queue_fd(0, 1)]
+        fds = [ctl, queue_fd(index, 1), queue_fd(0, 1)] + ([_master_fd] if _master_fd >= 0 else [])
         while True:
             msg = receive(fds, 65536, None)
             hook = ns.get("mule_msg_hook")
@@ -496,6 +504,7 @@ def _uwsgo_spooler_setup(ns):
 
     def extra_main(k, i, ctl):
         mule_ctl[0] = ctl
+        ns["_signal_who"] = "%s %d" % (k, i)
         try:
             if k == "spooler":
                 spooler_loop(ctl)
