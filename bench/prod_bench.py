@@ -12,6 +12,9 @@ Sections (each a table of rows measured in one run, servers alternated):
   direct    direct HTTP: uwsgo --ugreen, --gevent 100 against uWSGI's
             sync --http11-socket and --http-socket --async 100 --ugreen,
             and gunicorn -k gevent, 1 and 2 workers.
+  pinned    uwsgo --ugreen direct with wrk pinned to CPU 0 and the
+            server's processes to CPU 1 (taskset): what one core gives,
+            with one worker and with two sharing it.
 
 Each row runs `wrk -t1 -c50` and reports req/s and the CPU each party
 used per request (µs, utime+stime from /proc of every process of the
@@ -434,11 +437,20 @@ def table(rows, args, load_before, load_after):
 
 
 def syscall_section(args):
-    rows = [r for r in build_rows(argparse.Namespace(**{**vars(args), "sections": "nginx", "workers": "1",
+    out = []
+    for n in args.workers.split(","):
+        out += syscall_table(args, n)
+    return out
+
+
+def syscall_table(args, workers):
+    rows = [r for r in build_rows(argparse.Namespace(**{**vars(args), "sections": "nginx", "workers": workers,
                                                           "only": None}))
-            if r.label.startswith(("nginx -> uwsgo", "nginx -> uWSGI"))]
-    out = ["", "#### System calls per request behind nginx, 1 worker (`strace -f -c` on the server's processes, "
-           "%d s wrk run each; strace slows the servers: counts, not rates)" % args.strace_seconds, ""]
+            if r.label.startswith(("nginx -> uwsgo", "nginx -> uWSGI")) and "no-defer" not in r.label]
+    out = ["", "#### System calls per request behind nginx, %s worker%s (`strace -f -c` on all the server's "
+           "processes, %d s wrk run each; strace slows the servers: counts, not rates; calls made by time "
+           "rather than by request, such as Go's sysmon nanosleep, weigh more at the lower rate)" % (
+               workers, "s" if workers != "1" else "", args.strace_seconds), ""]
     res = []
     for r in rows:
         calls, w = strace_counts(r, args.strace_seconds)
@@ -452,7 +464,7 @@ def syscall_section(args):
     out.append("| **total** | %s |" % " | ".join("%.2f" % sum(c.values()) for _, c, _ in res))
     out.append("| (requests) | %s |" % " | ".join("%d" % w["requests"] for _, _, w in res))
     for r in rows:
-        if "TCP" not in r.label:
+        if "TCP" not in r.label or workers != "1":
             continue
         lines = strace_one(r)
         out += ["", "One request through nginx, %s (`strace -f` on the server's processes; futex, nanosleep, "
@@ -467,7 +479,7 @@ def main():
     ap.add_argument("--duration", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--sections", default="nginx,direct")
+    ap.add_argument("--sections", default="nginx,direct,pinned")
     ap.add_argument("--only")
     ap.add_argument("--syscalls", action="store_true")
     ap.add_argument("--strace-seconds", type=int, default=3)
