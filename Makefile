@@ -44,6 +44,9 @@ BIN         := bin/uwsgo
 PYTEST_ARGS ?=
 export UWSGO_BIN ?= $(CURDIR)/$(BIN)
 
+# Debian 12 (Python 3.11) ships uwsgidecorators.py as its own package; from
+# Debian 13 on uwsgi-plugin-python3 carries it (and conflicts with the old one).
+UWSGIDECORATORS = $(if $(filter 3.11,$(PY_VERSION)),python3-uwsgidecorators)
 # What building (and `make install`) needs, then what only the tests need;
 # DEB_PACKAGES is both.
 BUILD_PACKAGES := \
@@ -53,7 +56,7 @@ TEST_PACKAGES := \
 	postgresql nginx-light \
 	python3-pytest python3-requests python3-venv \
 	curl wrk strace linux-perf iproute2 \
-	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 python3-uwsgidecorators gunicorn \
+	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 $(UWSGIDECORATORS) gunicorn \
 	chromium
 DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
 

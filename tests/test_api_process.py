@@ -120,11 +120,14 @@ def test_post_fork_hook_without_a_master(pair, kind, tmp_path):
 
 
 def uwsgidecorators_path():
+    """Where Debian put uwsgidecorators.py: python3-uwsgidecorators ships
+    it in Debian 12, uwsgi-plugin-python3 from Debian 13 on."""
     import subprocess
-    out = subprocess.run(["dpkg", "-L", "python3-uwsgidecorators"], capture_output=True, text=True)
+    out = subprocess.run(["dpkg", "-S", "/usr/lib/python3/dist-packages/uwsgidecorators.py"],
+                         capture_output=True, text=True)
     if out.returncode != 0:
-        pytest.fail("python3-uwsgidecorators is not installed (make deps)", pytrace=False)
-    return [p for p in out.stdout.split() if p.endswith("/uwsgidecorators.py")][0]
+        pytest.fail("Debian's uwsgidecorators is not installed (make deps): " + out.stderr.strip(), pytrace=False)
+    return out.stdout.split(": ", 1)[1].strip()
 
 
 def test_uwsgidecorators_is_found_where_debian_installs_it(uwsgo, tmp_path):
