@@ -174,7 +174,9 @@ def test_psycopg2_green_50_concurrent_pg_sleep(uwsgo, postgres, engine):
         assert r.json()["tag"] == str(i)
     assert len({r.json()["backend_pid"] for r in results}) == 50
     assert len({r.json()["core"] for r in results}) > 1
-    assert elapsed < 4.0, "50 concurrent 1 s queries took %.2f s: they did not overlap" % elapsed
+    # one after another they take 50 s; overlapped, about 1 s plus the
+    # connects (the bound is loose: a loaded machine must not fail it)
+    assert elapsed < 25.0, "50 concurrent 1 s queries took %.2f s: they did not overlap" % elapsed
 
 
 def test_psycopg2_without_wait_callback_serializes(uwsgo, postgres):
