@@ -287,3 +287,19 @@ def test_mule_msg_without_mules(pair, kind, tmp_path):
     srv = pair(kind, "--wsgi-file", APP, "--master")
     assert json.loads(get(srv, "/mulemsg?msg=x")) == {"type": "ValueError", "message": "no mule configured"}
     assert get(srv, "/") == "ok"
+
+
+@pytest.mark.parametrize("kind", ["uwsgo"])
+def test_a_task_spooled_meanwhile_runs_at_once(pair, kind, tmp_path):
+    """spool() wakes the spooler (SIGUSR1): a task spooled while another
+    runs is run right after it, not a --spooler-frequency later. (uWSGI
+    2.0.21 wakes only an idle spooler: there the second task waits for
+    the next scan, up to the frequency.)"""
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = pair(kind, "--wsgi-file", APP, "--master", "--spooler", d, "--spooler-frequency", "60",
+               env={"SPOOL_LOG": str(log)})
+    spool(srv, mode="slow", secs="2")
+    wait_until(lambda: records(log), what="the slow task to start")
+    spool(srv, mode="ok", n="2")
+    wait_until(lambda: [r["event"] for r in records(log)] == ["start", "done", "ok"], timeout=20,
+               what="the second task right after the first")

@@ -301,9 +301,12 @@ def _uwsgo_spooler_setup(ns):
         def __init__(self, code):
             self.code = code
 
+    woken = [False]  # a task was spooled since the scan began
+
     def control(ctl, timeout):
         """Wait up to timeout seconds for the process's Go side; raise Stop
-        when it says to leave."""
+        when it says to leave ("s" stop, "r" reload); "w" (a task was
+        spooled) is remembered in woken."""
         chan = [_master_fd] if _master_fd >= 0 else []  # signals (20_signal.py)
         r, _, _ = select.select([ctl] + chan, [], [], timeout)
         if chan and chan[0] in r:
@@ -311,6 +314,8 @@ def _uwsgo_spooler_setup(ns):
         if ctl not in r:
             return
         for c in os.read(ctl, 64):
+            if c == ord("w"):
+                woken[0] = True
             if c == ord("s"):
                 raise Stop(0)
             if c == ord("r"):
@@ -403,8 +408,10 @@ def _uwsgo_spooler_setup(ns):
 
         while True:
             os.chdir(d)  # as uWSGI's spooler: tasks run in the spooler directory
+            woken[0] = False
             scan(d)
-            freq = slot(0) or conf.get("frequency", 30)
+            # a task spooled during the scan may sit behind where it read
+            freq = 0 if woken[0] else slot(0) or conf.get("frequency", 30)
             control(ctl, freq)
 
     # ------------------------------------------------------------ mules
