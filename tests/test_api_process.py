@@ -54,7 +54,10 @@ def hooks_ran_in(notes, pids):
 @pytest.mark.parametrize("kind", KINDS)
 def test_postfork_in_every_worker_respawned_and_reloaded(pair, kind, tmp_path):
     log = tmp_path / "postfork.log"
+    # a short mercy: uWSGI 2.0.28 (Debian 13) waits that long for a worker
+    # whose @thread thread still runs before it reloads it
     srv = pair(kind, "--wsgi-file", POSTFORK, "--master", "--processes", "2", "--enable-threads",
+               "--worker-reload-mercy", "4",
                env={"POSTFORK_LOG": str(log)})
     wait_until(lambda: len(workers_of(srv)) == 2, what="two workers")
     first = workers_of(srv)
@@ -166,9 +169,12 @@ def test_attributes(pair, kind, tmp_path):
         "version": "bytes", "version_info": "tuple", "hostname": "bytes", "numproc": "int",
         "cores": "int", "buffer_size": "int", "started_on": "int", "is_a_reload": "bool",
         "sockets": "list", "magic_table": "dict"}, a["types"]
+    # uwsgo is uWSGI 2.0.21's module; Debian's uwsgi says its own version
+    # (2.0.21 in Debian 12, 2.0.28 in Debian 13)
+    want = "2.0.21" if kind == "uwsgo" else uwsgi_release()
     major, minor, rev, sub, custom = a["version_info"]
-    assert (major, minor, rev, sub) == (2, 0, 21, 0)
-    assert a["version"] == "2.0.21-" + custom  # Debian's says -debian, uwsgo's -uwsgo
+    assert "%d.%d.%d" % (major, minor, rev) == want and sub == 0, a["version_info"]
+    assert a["version"] == want + "-" + custom  # Debian's says -debian, uwsgo's -uwsgo
     assert custom == ("uwsgo" if kind == "uwsgo" else "debian")
     assert a["hostname"] == socket.gethostname()
     assert (a["numproc"], a["cores"], a["buffer_size"], a["is_a_reload"]) == (2, 1, 8192, False)
@@ -187,7 +193,13 @@ def test_attributes(pair, kind, tmp_path):
         assert m.get(k) == v, (k, m)
     for k in "tTuUgGVvjNSEP":
         assert m.get(k), (k, m)
-    assert m["V"].startswith("2.0.21")
+    assert m["V"].startswith(want)
+
+
+def uwsgi_release():
+    import subprocess
+    out = subprocess.run(["/usr/bin/uwsgi", "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.strip().split("-")[0]
 
 
 ENGINES = {
