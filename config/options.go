@@ -113,6 +113,10 @@ type Options struct {
 	IgnoreSigpipe              bool     // --ignore-sigpipe
 	IgnoreWriteErrors          bool     // --ignore-write-errors
 	DisableWriteException      bool     // --disable-write-exception
+	Cache2                     []string // --cache2 name=...,items=..., repeatable
+	Cache                      int      // --cache N: the cache "default" (0: none)
+	CacheBlocksize             int      // --cache-blocksize (0: 65536)
+	Locks                      int      // --locks N: user locks 0..N
 
 	// Limits and logging
 	BufferSize        int      // -b/--buffer-size: max uwsgi packet / header size (default 4096, as uWSGI)

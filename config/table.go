@@ -380,8 +380,14 @@ var table = []Option{
 	{Name: "disable-write-exception", Kind: KindFlag, Category: catServe,
 		Help: "do not raise in the app when a client left", Status: NoOp,
 		Reason: whyLeaving, Field: "DisableWriteException"},
-	{Name: "cache2", Kind: KindList, Arg: "SPEC", Category: catServe,
-		Help: "create a cache", Status: NotImplemented},
+	{Name: "cache2", Kind: KindList, Arg: "name=NAME,items=N[,blocksize=BYTES,keysize=BYTES,...]", Category: catServe,
+		Help: "create a cache shared by the workers (uwsgi.cache_*)", Field: "Cache2"},
+	{Name: "cache", Kind: KindInt, Arg: "N", Category: catServe,
+		Help: "create the cache named default, with N items (uWSGI's old-style cache)", Field: "Cache"},
+	{Name: "cache-blocksize", Kind: KindInt, Arg: "BYTES", Default: "65536", Category: catServe,
+		Help: "largest value of the --cache cache", Field: "CacheBlocksize"},
+	{Name: "locks", Kind: KindInt, Arg: "N", Category: catServe,
+		Help: "user locks 1 to N besides lock 0, shared by the workers (uwsgi.lock)", Field: "Locks"},
 
 	// Tooling
 	{Name: "stats", Aliases: []string{"stats-server"}, Kind: KindString, Arg: "ADDR", Category: catTools,

@@ -83,6 +83,17 @@ type Spec struct {
 	// listeners, the heartbeat area and the request log; EnvInheritFDs
 	// names their fds.
 	Inherit []*os.File
+
+	// Shared files are inherited by every worker and extra after all the
+	// others, each named in its environment by its Env (Env=fd): the
+	// shared memory of the locks and caches is one.
+	Shared []SharedFile
+}
+
+// SharedFile is a file every worker and extra inherits, its fd named by Env.
+type SharedFile struct {
+	Env  string
+	File *os.File
 }
 
 // Respawn policy.
@@ -523,6 +534,10 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 		}
 		cmd.Env = append(cmd.Env, EnvInheritFDs+"="+strings.Join(fds, ","))
+	}
+	for _, sf := range m.spec.Shared {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", sf.Env, FirstListenFD+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, sf.File)
 	}
 	kind, kid := "worker", s.id
 	if s.extra != nil {

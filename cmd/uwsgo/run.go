@@ -21,6 +21,7 @@ import (
 	"github.com/uwsgo/uwsgo/procman"
 	"github.com/uwsgo/uwsgo/pyhost"
 	"github.com/uwsgo/uwsgo/server"
+	"github.com/uwsgo/uwsgo/shm"
 )
 
 // socketSpec is one listener: its address and protocol, in the order
@@ -102,6 +103,10 @@ func run(o *config.Options) error {
 	}
 	if w, ok := procman.CurrentWorker(); ok {
 		procman.MasterChannel() // takes its variable out of the environment too
+		// the spooler and the mules have the locks and caches too
+		if err := workerShm(o); err != nil {
+			return err
+		}
 		if w.Extra != "" {
 			return runExtra(o, w)
 		}
@@ -133,6 +138,10 @@ func run(o *config.Options) error {
 	if !o.NoDeferAccept {
 		// uWSGI's default: accept returns once the request is there
 		sockOpt.DeferAccept = o.SocketTimeout
+	}
+	shmSp, err := shmSpec(o, func(w string) { say("%s", w) })
+	if err != nil {
+		return err
 	}
 	if cr != nil && e.chownSocket == "" {
 		// uWSGI drops privileges before it binds (unless chown-socket is
@@ -236,6 +245,11 @@ func run(o *config.Options) error {
 		o.Master = true // the spooler and mules need the master, as in uWSGI
 	}
 	banner(o, e, specs, lns)
+	area, err := shm.Create(shmSp) // before any worker: they all share it
+	if err != nil {
+		return err
+	}
+	shmBanner(area)
 	if withMaster(o) {
 		files := make([]*os.File, len(lns))
 		for i, ln := range lns {
@@ -280,11 +294,15 @@ func run(o *config.Options) error {
 			Env:               extras.environ(),
 			Inherit:           extras.files(),
 			ExtraStarted:      extras.onStart(),
+			Shared:            []procman.SharedFile{{Env: shm.EnvFD, File: area.File}},
 		})
 		if code != 0 {
 			return &exitError{code: code, err: fmt.Errorf("master exited with status %d", code)}
 		}
 		return nil
+	}
+	if err := attachShm(area); err != nil {
+		return err
 	}
 	return runWorker(o, e, specs, lns, nil, reqLog, sigs)
 }
