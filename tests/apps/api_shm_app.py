@@ -14,6 +14,9 @@ GET /hold?n=L&secs=S
                lock L, park S seconds (the engine's way), unlock
 GET /relock    lock(1) twice: the second must raise, not hang
 GET /get?k=K   cache_get(K); /set?k=K&v=V&e=E cache_set(K, V, E)
+GET /loop?op=OP&n=N
+               N calls in a row (inc, get, update, lock: lock+unlock);
+               JSON: pid, start and end times (bench/shm_bench.py)
 GET /ping      pid
 """
 import json
@@ -225,6 +228,27 @@ def relock():
         uwsgi.unlock(1)
 
 
+def loop(q):
+    op, n = q["op"], int(q["n"])
+    uwsgi.cache_update("bench", "x" * 64)
+    start = time.time()
+    if op == "inc":
+        for _ in range(n):
+            uwsgi.cache_inc("bench-n")
+    elif op == "get":
+        for _ in range(n):
+            uwsgi.cache_get("bench")
+    elif op == "update":
+        v = "y" * 64
+        for _ in range(n):
+            uwsgi.cache_update("bench", v)
+    elif op == "lock":
+        for _ in range(n):
+            uwsgi.lock(1)
+            uwsgi.unlock(1)
+    return {"pid": os.getpid(), "start": start, "end": time.time()}
+
+
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -240,6 +264,8 @@ def application(environ, start_response):
         body = hold(q)
     elif path == "/relock":
         body = relock()
+    elif path == "/loop":
+        body = loop(q)
     elif path == "/get":
         v = uwsgi.cache_get(q["k"])
         body = None if v is None else v.decode()
