@@ -56,7 +56,7 @@ TEST_PACKAGES := \
 	postgresql nginx-light \
 	python3-pytest python3-requests python3-venv \
 	curl wrk strace linux-perf iproute2 \
-	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 $(UWSGIDECORATORS) gunicorn \
+	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 $(UWSGIDECORATORS) python3-cachelib gunicorn \
 	chromium
 DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
 

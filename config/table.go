@@ -388,6 +388,12 @@ var table = []Option{
 		Help: "largest value of the --cache cache", Field: "CacheBlocksize"},
 	{Name: "locks", Kind: KindInt, Arg: "N", Category: catServe,
 		Help: "user locks 1 to N besides lock 0, shared by the workers (uwsgi.lock)", Field: "Locks"},
+	{Name: "cache-expire-freq", Kind: KindInt, Arg: "SECONDS", Category: catServe,
+		Help: "how often uWSGI's sweeper drops expired cache keys", Status: NoOp,
+		Reason: "an expired cache key is gone the moment it expires: there is no sweeper to schedule"},
+	{Name: "cache-store", Kind: KindString, Arg: "FILE", Category: catServe,
+		Help: "keep the --cache cache in FILE across restarts", Status: NotImplemented,
+		Reason: "caches live in memory only (see the README: store= is out of scope)"},
 
 	// Tooling
 	{Name: "stats", Aliases: []string{"stats-server"}, Kind: KindString, Arg: "ADDR", Category: catTools,

@@ -12,6 +12,7 @@ GET /locked?n=L&path=P
                one else was inside meanwhile
 GET /hold?n=L&secs=S
                lock L, park S seconds (the engine's way), unlock
+GET /take?n=L  lock L and keep it (the test then kills this worker)
 GET /relock    lock(1) twice: the second must raise, not hang
 GET /get?k=K   cache_get(K); /set?k=K&v=V&e=E cache_set(K, V, E)
 GET /loop?op=OP&n=N
@@ -262,6 +263,9 @@ def application(environ, start_response):
         body = locked(q)
     elif path == "/hold":
         body = hold(q)
+    elif path == "/take":
+        uwsgi.lock(int(q["n"]))
+        body = {"pid": os.getpid()}
     elif path == "/relock":
         body = relock()
     elif path == "/loop":
