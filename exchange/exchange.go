@@ -53,9 +53,11 @@ type Response struct {
 	gone    atomic.Bool
 
 	// for the request log line
-	core     int // which core serves the request
-	switches int // how many times the core switched away while serving it
-	app      int // which of the worker's apps (mounts) serves it
+	core     int    // which core serves the request
+	switches int    // how many times the core switched away while serving it
+	logVars  string // uwsgi.set_logvar's, "key\x00value\x00" ...
+	logThis  bool   // uwsgi.log_this_request() was called
+	app      int    // which of the worker's apps (mounts) serves it
 }
 
 // SetApp records which app serves the request (for the stats).
@@ -85,6 +87,15 @@ func (r *Response) Stats() (core, switches int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.core, r.switches
+}
+
+// LogExtras is what the app asked of the request's log line: its logvars
+// ("key\x00value\x00" ..., shown by %(key)) and whether to log it even
+// with logging off.
+func (r *Response) LogExtras() (vars string, logThis bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.logVars, r.logThis
 }
 
 // FileSpan is a file to send (wsgi.file_wrapper) between body chunks. The
@@ -161,6 +172,9 @@ type Ending struct {
 	Last     []byte // the last output
 	Err      error
 	Switches int // for the log; -1: unknown
+	// for the log: uwsgi.set_logvar's and log_this_request()'s
+	LogVars string
+	LogThis bool
 }
 
 // End ends the response.
@@ -176,6 +190,7 @@ func (r *Response) End(e Ending) {
 	if e.Switches >= 0 {
 		r.switches = e.Switches
 	}
+	r.logVars, r.logThis = e.LogVars, e.LogThis
 	r.done = true
 	r.err = e.Err
 	r.mu.Unlock()

@@ -564,6 +564,7 @@ func (h *Hub) handle(id int) {
 	}
 	if done {
 		end.Switches = core.Switches()
+		end.LogVars, end.LogThis = core.LogVars()
 		if core.Failed() {
 			end.Err = errApp
 		}

@@ -167,9 +167,10 @@ func (c *fakeCore) TakeWaits(into []pyhost.FdWait) ([]pyhost.FdWait, int64) {
 	c.waits, c.timeout = nil, -1
 	return into, t
 }
-func (c *fakeCore) Failed() bool  { return false }
-func (c *fakeCore) Switches() int { return c.switches }
-func (c *fakeCore) Abort()        { c.aborted = true }
+func (c *fakeCore) Failed() bool            { return false }
+func (c *fakeCore) Switches() int           { return c.switches }
+func (c *fakeCore) LogVars() (string, bool) { return "", false }
+func (c *fakeCore) Abort()                  { c.aborted = true }
 func (c *fakeCore) SetHold(h bool) {
 	c.f.mu.Lock()
 	c.hold = h

@@ -46,6 +46,9 @@ type Core interface {
 	TakeWaits(into []pyhost.FdWait) ([]pyhost.FdWait, int64)
 	Failed() bool
 	Switches() int
+	// LogVars: what the request set for its log line (uwsgi.set_logvar,
+	// log_this_request); read before Release.
+	LogVars() (vars string, logThis bool)
 	Abort()
 	SetHold(bool)
 	Parked() bool

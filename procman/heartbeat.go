@@ -20,7 +20,10 @@ import (
 //
 // then the worker's counters for the stats server (see slotWord), then
 // two words per app (requests, exceptions) and two per core (requests,
-// in a request). Only the worker writes its slot; the master reads it.
+// in a request). The worker writes its slot, except for the words the
+// master keeps there for the uwsgi module's workers() (pid, last spawn,
+// respawns); the master reads it. pyhost/pyapi/10_process.py reads the
+// same words by the same numbers.
 //
 // 0 means "never beat": a worker still importing its app is never killed.
 // The master zeroes a slot before it starts the slot's next worker; the old
@@ -35,7 +38,15 @@ const (
 	wRunningTime // microseconds spent in requests, summed
 	wAvgRT       // uWSGI's running average: (avg + rt) / 2 at each request
 	wTx          // response bytes sent
-	headerWords  = 8
+	// set_user_harakiri's deadline, CLOCK_MONOTONIC ns (0: none), written
+	// by the worker's app; the master kills the worker once it passes
+	wUserHarakiri
+	wNotAccepting // uwsgi.accepting(False) was called (the stats' accepting: 0)
+	// written by the master when it starts the slot's worker
+	wPID
+	wLastSpawn // Unix seconds
+	wRespawns  // uWSGI's respawn_count
+	headerWords = 16
 )
 
 // hbLayout sizes a slot: apps and cores per worker (0 and 0: the beat
@@ -158,6 +169,17 @@ func (h *Heartbeat) BeatBusySince(t time.Time) {
 	atomic.StoreUint64(h.word, uint64(at)<<1|1)
 }
 
+// Area is the whole heartbeat area as this worker mapped it (every
+// worker's slot), and the size of a slot in 64-bit words: the uwsgi
+// module reads the other workers' counters there and writes its own
+// words (user harakiri, accepting). Nil memory without one.
+func (h *Heartbeat) Area() (mem []byte, slotWords, apps, cores int) {
+	if h == nil {
+		return nil, 0, 0, 0
+	}
+	return h.mem, h.layout.slotSize() / 8, h.layout.apps, h.layout.cores
+}
+
 // hbArea is the master's view of the heartbeat area.
 type hbArea struct {
 	file   *os.File
@@ -208,6 +230,25 @@ func (a *hbArea) reset(id int) {
 	for i := range a.words(id) {
 		atomic.StoreUint64(&a.words(id)[i], 0)
 	}
+}
+
+// started records, in worker id's slot, what workers() shows of its
+// start: pid, when, and how many times the slot was respawned.
+func (a *hbArea) started(id, pid int, at time.Time, respawns int) {
+	w := a.words(id)
+	atomic.StoreUint64(&w[wPID], uint64(pid))
+	atomic.StoreUint64(&w[wLastSpawn], uint64(at.Unix()))
+	atomic.StoreUint64(&w[wRespawns], uint64(respawns))
+}
+
+// userHarakiri is worker id's set_user_harakiri deadline (0: none).
+func (a *hbArea) userHarakiri(id int) int64 {
+	return int64(atomic.LoadUint64(&a.words(id)[wUserHarakiri]))
+}
+
+// accepting is what the worker last told uwsgi.accepting().
+func (a *hbArea) accepting(id int) bool {
+	return atomic.LoadUint64(&a.words(id)[wNotAccepting]) == 0
 }
 
 // read returns worker id's last beat (CLOCK_MONOTONIC ns, 0 if none) and

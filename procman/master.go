@@ -178,6 +178,8 @@ type master struct {
 
 	reloaded bool // a SIGHUP came: workers started since see uwsgi.is_a_reload
 
+	nextUserHarakiri time.Time // when tick next reads the set_user_harakiri deadlines
+
 	slots  []*slot // index 0 unused
 	alive  int
 	exitCh chan exitEvent
@@ -267,10 +269,10 @@ func newMaster(spec Spec) (*master, error) {
 	if m.listeners, err = inheritable(spec.Listeners); err != nil {
 		return m, err
 	}
-	if spec.Harakiri > 0 || spec.Stats != nil {
-		if m.hb, err = newHBAreaLayout(spec.Processes, hbLayout{apps: len(spec.Apps), cores: spec.Cores}); err != nil {
-			return m, err
-		}
+	// always: besides harakiri and the stats server, the uwsgi module's
+	// workers(), total_requests() and set_user_harakiri() read it
+	if m.hb, err = newHBAreaLayout(spec.Processes, hbLayout{apps: len(spec.Apps), cores: spec.Cores}); err != nil {
+		return m, err
 	}
 	if spec.Harakiri > 0 {
 		// Check often enough that a kill comes at most a quarter late.
@@ -572,6 +574,9 @@ func (m *master) start(s *slot, now time.Time, respawn bool) {
 	s.respawns++
 	s.lastRequests = 0
 	m.alive++
+	if m.hb != nil {
+		m.hb.started(s.id, s.pid, now, s.respawns)
+	}
 	if respawn {
 		m.log.Printf("Respawned uwsgo %s (new pid: %d)", s.who(), s.pid)
 	} else {
@@ -819,6 +824,19 @@ func (m *master) tick(now time.Time) {
 			m.kill(s, syscall.SIGKILL)
 		}
 	}
+	if !now.Before(m.nextUserHarakiri) {
+		// set_user_harakiri: checked once a second, as uWSGI's master does
+		m.nextUserHarakiri = now.Add(time.Second)
+		mono := m.clock.now()
+		for _, s := range m.slots[1:] {
+			if d := m.hb.userHarakiri(s.id); s.alive && !s.harakiriKill && d > 0 && mono >= d {
+				m.log.Printf("*** HARAKIRI ON WORKER %d (pid: %d, user harakiri) ***", s.id, s.pid)
+				s.harakiriKill = true
+				s.harakiris++
+				m.kill(s, syscall.SIGKILL)
+			}
+		}
+	}
 	if m.spec.Harakiri > 0 && !now.Before(m.nextHarakiri) {
 		m.nextHarakiri = now.Add(m.harakiriEvery)
 		mono := m.clock.now()
@@ -867,6 +885,7 @@ func (m *master) nextWake() (time.Time, bool) {
 	if m.spec.Harakiri > 0 {
 		consider(m.nextHarakiri)
 	}
+	consider(m.nextUserHarakiri)
 	return t, !t.IsZero()
 }
 

@@ -58,6 +58,15 @@ func CaptureArgv(args []string) []string {
 	return out
 }
 
+// ArgvArea is the memory of the command line that SetProcessName writes
+// over (nil when unknown), for the uwsgi module's setprocname(), which
+// writes it from C the same way.
+func ArgvArea() []byte {
+	argvArea.Lock()
+	defer argvArea.Unlock()
+	return argvArea.mem
+}
+
 // SetProcessName shows name as this process's command line and command
 // name. It reports whether the whole name fit in the command line.
 func SetProcessName(name string) bool {

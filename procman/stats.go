@@ -225,6 +225,9 @@ func (m *master) statsJSON() []byte {
 			get := func(i int) uint64 { return atomic.LoadUint64(&words[i]) }
 			w.Requests, w.Exceptions = get(wRequests), get(wExceptions)
 			w.RunningTime, w.AvgRT, w.TX = get(wRunningTime), get(wAvgRT), get(wTx)
+			if get(wNotAccepting) != 0 {
+				w.Accepting = 0
+			}
 			w.DeltaRequests = w.Requests - min(s.lastRequests, w.Requests)
 			s.lastRequests = w.Requests
 			lay := m.hb.layout

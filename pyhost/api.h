@@ -13,4 +13,8 @@ int uw_api_shm_init(PyObject *m);       /* api_shm.c: locks and caches in shared
 int uw_api_spooler_init(PyObject *m);   /* api_spooler.c: the spooler and mules */
 int uw_api_websocket_init(PyObject *m); /* api_websocket.c: websockets */
 
+/* api_process.c: a request on core id finished (uwsgi.request_id counts
+ * them); plain C, called by the hub as it releases the core */
+void uw_api_process_request_done(int id);
+
 #endif

@@ -57,6 +57,27 @@ static PyObject *gevent_body(PyObject *self, PyObject *arg) {
 	Py_RETURN_NONE;
 }
 
+/* uw_gevent_current_core: the core whose request greenlet is running
+ * (spawned with gevent_run_fn and the core's id), or -1 */
+int uw_gevent_current_core(void) {
+	static PyObject *getcurrent;
+	if (!getcurrent) {
+		PyObject *m = PyImport_ImportModule("greenlet");
+		getcurrent = m ? PyObject_GetAttrString(m, "getcurrent") : NULL;
+		Py_XDECREF(m);
+	}
+	PyObject *g = getcurrent ? PyObject_CallNoArgs(getcurrent) : NULL;
+	PyObject *run = g ? PyObject_GetAttrString(g, "_run") : NULL;
+	PyObject *args = run == gevent_run_fn ? PyObject_GetAttrString(g, "args") : NULL;
+	int id = -1;
+	if (args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 1) id = (int)PyLong_AsLong(PyTuple_GET_ITEM(args, 0));
+	Py_XDECREF(args);
+	Py_XDECREF(run);
+	Py_XDECREF(g);
+	PyErr_Clear();
+	return id < 0 || id >= uw_the_hub.ncores ? -1 : id;
+}
+
 static PyMethodDef gevent_body_def = {"_uwsgo_request", gevent_body, METH_O, NULL};
 
 static int gevent_init(char *err, size_t errlen) {

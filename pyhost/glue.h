@@ -94,5 +94,7 @@ PyObject *uw_uwsgimodule_init(void);
 
 /* engine_gevent.c */
 void uw_gevent_monkey_patch(void);
+/* the core whose request greenlet runs now, or -1 */
+int uw_gevent_current_core(void);
 
 #endif /* UWSGO_GLUE_H */

@@ -6,6 +6,7 @@
  *
  * No Go code is ever called from here: green stacks are not Go stacks.
  */
+#include "api.h"
 #include "glue.h"
 #include "threads.h"
 
@@ -636,7 +637,10 @@ static void core_resume_tramp(void *a) { core_resume_impl(*(int *)a); }
 static void core_release_tramp(void *a) { core_release_impl(*(int *)a); }
 
 void uw_core_resume(int id) { uw_on_loop_stack(core_resume_tramp, &id); }
-void uw_core_release(int id) { uw_on_loop_stack(core_release_tramp, &id); }
+void uw_core_release(int id) {
+	uw_api_process_request_done(id);
+	uw_on_loop_stack(core_release_tramp, &id);
+}
 
 static void run_tramp(void *a) { *(int *)a = run_impl(); }
 

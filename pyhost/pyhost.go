@@ -56,6 +56,14 @@ type Settings struct {
 	StartedOn  int64  // uwsgi.started_on (Unix seconds)
 	IsAReload  bool   // uwsgi.is_a_reload
 	Sockets    []int  // uwsgi.sockets: the listening fds
+	// Slots is the master's shared area (procman.Heartbeat.Area): every
+	// worker's slot of SlotWords words, with SlotApps and SlotCores; nil
+	// without a master.
+	Slots                          []byte
+	SlotWords, SlotApps, SlotCores int
+	// ArgvArea is the memory of the process's command line, which
+	// uwsgi.setprocname() writes over (procman.ArgvArea).
+	ArgvArea []byte
 	// Magic is uwsgi.magic_table: uWSGI's magic variables of the last
 	// configuration file.
 	Magic map[byte]string
@@ -157,6 +165,15 @@ func Start(s Settings) error {
 			unsafe.Slice(fds, len(s.Sockets))[i] = C.int(fd)
 		}
 		cs.sockets, cs.nsockets = fds, C.int(len(s.Sockets))
+	}
+	if len(s.Slots) > 0 {
+		// shared memory mapped for the life of the process
+		cs.slots, cs.slots_len = unsafe.Pointer(&s.Slots[0]), C.size_t(len(s.Slots))
+		cs.slot_words, cs.slot_apps, cs.slot_cores = C.int(s.SlotWords), C.int(s.SlotApps), C.int(s.SlotCores)
+	}
+	if len(s.ArgvArea) > 0 {
+		// the kernel's argv strings, outside Go's heap
+		cs.argv_area, cs.argv_len = (*C.char)(unsafe.Pointer(&s.ArgvArea[0])), C.size_t(len(s.ArgvArea))
 	}
 	if m := encodeMagic(s.Magic); len(m) > 0 {
 		cs.magic = (*C.char)(C.CBytes(m))
@@ -385,6 +402,20 @@ func (k Core) Failed() bool { return k.c.failed != 0 }
 
 // Switches is how many times the core switched away in this request.
 func (k Core) Switches() int { return int(k.c.switches) }
+
+// LogVars is what the request set for its log line: uwsgi.set_logvar's
+// pairs ("key\x00value\x00" ..., a copy; "" and no allocation when it
+// set none) and whether it called uwsgi.log_this_request(). Read it
+// before Release, which clears them.
+func (k Core) LogVars() (vars string, logThis bool) {
+	var n C.size_t
+	var this C.int
+	p := C.uw_api_process_logvars(k.c.id, &n, &this)
+	if n > 0 {
+		vars = C.GoStringN(p, C.int(n))
+	}
+	return vars, this != 0
+}
 
 // Abort tells the core the client went away.
 func (k Core) Abort() { k.c.aborted = 1 }

@@ -30,6 +30,14 @@ typedef struct uw_settings {
 	int is_a_reload;           /* uwsgi.is_a_reload */
 	const int *sockets;        /* uwsgi.sockets: the listening fds */
 	int nsockets;
+	/* the master's shared slots, one per worker (procman/heartbeat.go):
+	 * workers(), total_requests(), set_user_harakiri(), accepting() */
+	void *slots;
+	size_t slots_len;
+	int slot_words, slot_apps, slot_cores;
+	/* the process's argv strings, which setprocname() writes over */
+	char *argv_area;
+	size_t argv_len;
 	/* uwsgi.magic_table: per entry its one-byte key, its value, NUL */
 	const char *magic;
 	size_t magic_len;
@@ -87,6 +95,11 @@ void uw_post_fork(void);
 /* uw_signal_known_table: 256 flags, one per signal: some process of the
  * master registered it (the hub sets them; api_signal.c) */
 unsigned char *uw_signal_known_table(void);
+
+/* uw_api_process_logvars (api_process.c): the logvars core id's request
+ * set ("key\0value\0" ..., *len bytes) and whether it called
+ * uwsgi.log_this_request(); the hub reads them as the request ends. */
+const char *uw_api_process_logvars(int id, size_t *len, int *log_this);
 
 /* uw_log_exception prints the pending Python exception to sys.stderr. */
 void uw_log_exception(void);

@@ -466,6 +466,7 @@ func (c *conn) endExchange() {
 	x := c.ref
 	c.rl.core, c.rl.switches = x.resp.Stats()
 	c.rl.app = x.resp.App()
+	c.rl.logVars, c.rl.logThis = x.resp.LogExtras()
 	x.done = true
 	c.ref = nil
 	c.s.finished()

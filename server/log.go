@@ -36,7 +36,9 @@ type reqLog struct {
 	headers, headerBytes int
 	core, switches       int
 	app                  int
-	failed               bool // the app raised
+	failed               bool   // the app raised
+	logVars              string // uwsgi.set_logvar's: "key\x00value\x00" ...
+	logThis              bool   // uwsgi.log_this_request()
 }
 
 // RequestDone is what OnRequest is told.
@@ -65,7 +67,7 @@ func (s *Server) logRequest(c *conn) {
 	if s.cfg.OnRequest != nil {
 		s.cfg.OnRequest(RequestDone{App: l.app, Core: l.core, Duration: time.Since(l.start), Bytes: l.bodyBytes, Failed: l.failed})
 	}
-	if s.cfg.DisableLogging && !s.logAnyway(l) {
+	if s.cfg.DisableLogging && !l.logThis && !s.logAnyway(l) {
 		return
 	}
 	remote := l.remote
@@ -158,6 +160,19 @@ func varValue(vars []string, key string) string {
 	return ""
 }
 
+// logVar is key's value in the request's logvars ("" when unset).
+func logVar(vars, key string) string {
+	for vars != "" {
+		k, rest, _ := strings.Cut(vars, "\x00")
+		v, rest, _ := strings.Cut(rest, "\x00")
+		if k == key {
+			return v
+		}
+		vars = rest
+	}
+	return ""
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // LogFormat is a compiled --log-format.
@@ -216,8 +231,9 @@ const (
 )
 
 // lfNames are uWSGI's request variables (core/logging.c,
-// uwsgi_register_logchunks). Any other name is a "logvar" an app would
-// set; none is ever set here, so it shows "-", as in uWSGI.
+// uwsgi_register_logchunks). Any other name is a "logvar", which the app
+// sets with uwsgi.set_logvar (lfUnknown, by key); "-" when it did not,
+// as in uWSGI.
 var lfNames = map[string]lfVar{
 	"uri": lfURI, "method": lfMethod, "user": lfUser, "addr": lfAddr,
 	"host": lfHost, "proto": lfProto, "uagent": lfUAgent, "referer": lfReferer,
@@ -267,7 +283,7 @@ func CompileLogFormat(format string) *LogFormat {
 		case strings.HasPrefix(name, "var.") && len(name) > 4:
 			f.chunks = append(f.chunks, lfChunk{v: lfVarKey, key: name[4:]})
 		default:
-			f.chunks = append(f.chunks, lfChunk{v: lfUnknown})
+			f.chunks = append(f.chunks, lfChunk{v: lfUnknown, key: name})
 		}
 	}
 	text(rest)
@@ -307,6 +323,8 @@ func (f *LogFormat) appendLine(b []byte, s *Server, c *conn, remote string) []by
 			b = append(b, varValue(c.vars, "HTTP_REFERER")...)
 		case lfVarKey:
 			b = append(b, varValue(c.vars, ch.key)...)
+		case lfUnknown:
+			b = append(b, logVar(l.logVars, ch.key)...)
 		case lfStatus:
 			b = strconv.AppendInt(b, int64(l.status), 10)
 		case lfRSize:

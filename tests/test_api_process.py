@@ -223,3 +223,239 @@ def test_postfork_and_thread_under_every_engine(uwsgo, engine, tmp_path):
     wait_until(lambda: hooks_ran_in(read_notes(log), [a["pid"]]), what="the hooks")
     assert sorted(read_notes(log)[a["pid"]]) == sorted(expected_hooks(1))
     wait_until(lambda: get_json(srv.url)["ticks"] > 3, what="the @thread thread running")
+
+
+# ---------------------------------------------------------------- process control
+
+CONTROL = APPS / "api_process_control.py"
+
+
+def get_raw(url, timeout=REQ_TIMEOUT):
+    """(status, body), or (None, error) when the connection was cut."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError as e:
+        return None, str(e).encode()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_request_id_and_total_requests(pair, kind):
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master")
+    first = get_json(srv.url + "/ids")
+    got = [get_json(srv.url + "/ids") for _ in range(3)]
+    # a core counts the requests it finished before this one
+    assert [g["request_id"] - first["request_id"] for g in got] == [1, 2, 3]
+    assert [g["total_requests"] - first["total_requests"] for g in got] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_total_requests_counts_every_worker(pair, kind):
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master", "--processes", "2")
+    before = get_json(srv.url + "/ids")["total_requests"]
+    pids = {get_json(srv.url + "/ids")["pid"] for _ in range(12)}
+    after = get_json(srv.url + "/ids")["total_requests"]
+    assert after - before == 13
+    assert len(pids) >= 1
+
+
+WORKER_KEYS = {"id", "pid", "requests", "delta_requests", "signals", "exceptions", "status", "rss", "vsz",
+               "running_time", "last_spawn", "respawn_count", "tx", "avg_rt", "apps"}
+APP_KEYS = {"id", "modifier1", "mountpoint", "startup_time", "interpreter", "callable", "requests",
+            "exceptions", "chdir"}
+
+
+def stats_of(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=REQ_TIMEOUT) as s:
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    return json.loads(data)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_workers_has_the_stats_servers_numbers(pair, kind):
+    from helpers import free_port
+    sport = free_port()
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master", "--processes", "2", "--stats", "127.0.0.1:%d" % sport)
+    wait_until(lambda: len(workers_of(srv)) == 2, what="two workers")
+    for _ in range(6):
+        get_json(srv.url + "/ids")
+    ws = get_json(srv.url + "/workers")
+    assert [w["id"] for w in ws] == [1, 2]
+    for w in ws:
+        assert set(w) == WORKER_KEYS, w
+        assert [set(a) for a in w["apps"]] == [APP_KEYS] * len(w["apps"])
+    assert sorted(w["pid"] for w in ws) == workers_of(srv)
+    assert sorted(w["status"] for w in ws) == ["busy", "idle"]  # the one answering is busy
+    assert all(w["respawn_count"] == 0 for w in ws)
+    st = {w["id"]: w for w in stats_of(sport)["workers"]}
+    for w in ws:
+        s = st[w["id"]]
+        assert (w["pid"], w["last_spawn"]) == (s["pid"], s["last_spawn"]), (w, s)
+        # the worker that answered /workers finished one more request since
+        assert s["requests"] - w["requests"] in (0, 1), (w, s)
+        assert w["requests"] > 0 or s["requests"] == 0
+    assert sum(w["requests"] for w in ws) >= 7
+    # a respawned worker counts its respawn
+    victim = ws[0]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: len(workers_of(srv)) == 2 and victim not in workers_of(srv), what="the respawn")
+
+    def respawned():
+        ws = get_json(srv.url + "/workers")
+        return sorted(w["respawn_count"] for w in ws) == [0, 1] and victim not in [w["pid"] for w in ws]
+    wait_until(respawned, what="respawn_count 1")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_accepting_shows_in_the_stats(pair, kind):
+    from helpers import free_port
+    sport = free_port()
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master", "--stats", "127.0.0.1:%d" % sport)
+    assert stats_of(sport)["workers"][0]["accepting"] == 1
+    assert get_json(srv.url + "/accepting?0") is True
+    wait_until(lambda: stats_of(sport)["workers"][0]["accepting"] == 0, what="accepting 0")
+    get_json(srv.url + "/accepting?1")
+    wait_until(lambda: stats_of(sport)["workers"][0]["accepting"] == 1, what="accepting 1")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("how", ["user_harakiri?2", "harakiri_slow"])
+def test_user_harakiri_kills_the_worker(pair, kind, how):
+    """set_user_harakiri(2) (and uwsgidecorators' @harakiri(2)) over a
+    request that would sleep on: the master kills the worker in about
+    2 s, and respawns it."""
+    import time
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master")
+    pid = get_json(srv.url + "/ids")["pid"]
+    start = time.monotonic()
+    status, body = get_raw(srv.url + "/" + how, timeout=30)
+    took = time.monotonic() - start
+    assert status in (None, 502) or b"survived" not in body, (status, body)
+    assert 1.5 <= took < 8, took
+    wait_until(lambda: get_json(srv.url + "/ids")["pid"] != pid, what="a new worker")
+    assert "HARAKIRI" in srv.log
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_harakiri_decorator_lets_a_quick_call_be(pair, kind):
+    import time
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master")
+    pid = get_json(srv.url + "/ids")["pid"]
+    assert get_json(srv.url + "/harakiri_ok") == "done"
+    time.sleep(3.5)  # past the 2 s the call had: the timer was cleared
+    assert get_json(srv.url + "/ids")["pid"] == pid
+    assert "HARAKIRI" not in srv.log
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_user_harakiri_needs_a_master(pair, kind):
+    import time
+    srv = pair(kind, "--wsgi-file", CONTROL)
+    pid = get_json(srv.url + "/ids")["pid"]
+    srv.wait_log("/ids")
+    threading_get = __import__("threading").Thread(target=get_raw, args=(srv.url + "/user_harakiri?1", 30),
+                                                   daemon=True)
+    threading_get.start()
+    wait_until(lambda: "unable to set user harakiri without the master process" in srv.log,
+               what="the message")
+    time.sleep(2.5)
+    assert srv.proc.poll() is None and pid_alive(pid)
+
+
+def comm_of(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_setprocname(pair, kind):
+    from dropin_ref import cmdline_name
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master")
+    pid = get_json(srv.url + "/ids")["pid"]
+    assert get_json(srv.url + "/procname?my-worker-name") == "my-worker-name"
+    assert cmdline_name(pid) == "my-worker-name"
+    # uwsgo names the command too, as its process names do (uWSGI does not)
+    assert comm_of(pid) == ("my-worker-name" if kind == "uwsgo" else "uwsgi")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mem_micros_and_listen_queue(pair, kind):
+    import time
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master")
+    pid = get_json(srv.url + "/ids")["pid"]
+    rss, vsz = get_json(srv.url + "/mem")
+    with open("/proc/%d/statm" % pid) as f:
+        pvsz, prss = [int(x) * os.sysconf("SC_PAGE_SIZE") for x in f.read().split()[:2]]
+    assert abs(rss - prss) < prss * 0.2 and abs(vsz - pvsz) < pvsz * 0.2, (rss, prss, vsz, pvsz)
+    assert abs(get_json(srv.url + "/micros") - time.time() * 1e6) < 2e6
+    assert get_json(srv.url + "/listen_queue?0") == 0
+    assert get_json(srv.url + "/listen_queue?5") == "ValueError: unable to find socket 5"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reload_and_stop(pair, kind):
+    # uWSGI 2.0.21 may keep a worker to the end of its reload mercy
+    srv = pair(kind, "--wsgi-file", CONTROL, "--master", "--processes", "2", "--worker-reload-mercy", "3",
+               "--reload-mercy", "3")
+    wait_until(lambda: len(workers_of(srv)) == 2, what="two workers")
+    before = set(workers_of(srv))
+    assert get_json(srv.url + "/reload") is True
+    wait_until(lambda: len(workers_of(srv)) == 2 and not set(workers_of(srv)) & before, timeout=20,
+               what="both workers reloaded")
+    wait_until(lambda: get_raw(srv.url + "/ids")[0] == 200, what="serving after the reload")
+    assert get_raw(srv.url + "/stop")[0] in (200, None)
+    srv.proc.wait(timeout=20)
+
+
+# ---------------------------------------------------------------- logvars
+
+LOGVARS = APPS / "api_process_logvars.py"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_logvars_in_the_log_format(pair, kind):
+    srv = pair(kind, "--wsgi-file", LOGVARS, "--log-format",
+               "LOGVAR %(method) %(uri) who=%(who) path=%(path) missing=%(nothing)")
+    status, body = get_raw(srv.url + "/hello")
+    assert (status, body) == (200, b"b'alice' None")
+    srv.wait_log("LOGVAR GET /hello who=alice path=/hello missing=-")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_log_this_request_logs_under_disable_logging(pair, kind):
+    srv = pair(kind, "--wsgi-file", LOGVARS, "--disable-logging")
+    assert get_raw(srv.url + "/quiet")[0] == 200
+    assert get_raw(srv.url + "/loud")[0] == 200
+    srv.wait_log("GET /loud")
+    assert "GET /quiet" not in srv.log
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_logvars_under_every_engine(uwsgo, engine):
+    srv = uwsgo(LOGVARS, "--log-format", "LOGVAR %(uri) who=%(who) path=%(path)", *ENGINES[engine])
+    for p in ("/a", "/b", "/c"):
+        assert get_raw(srv.url + p) == (200, b"b'alice' None")
+    for p in ("/a", "/b", "/c"):
+        srv.wait_log("LOGVAR %s who=alice path=%s" % (p, p))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_request_id_under_every_engine(uwsgo, engine):
+    """The running core's count, wherever the engine runs the request
+    (a green core, a gevent greenlet, a request thread)."""
+    srv = uwsgo(CONTROL, "--master", *ENGINES[engine])
+    first = get_json(srv.url + "/ids")
+    ids = [get_json(srv.url + "/ids") for _ in range(4)]
+    assert ids[-1]["total_requests"] - first["total_requests"] == 4
+    assert all(i["request_id"] >= 0 for i in ids)
+    if engine == "threads":
+        return  # any of the 4 threads may take the next request
+    # one request at a time: the same core (the first free) serves each
+    assert [i["request_id"] - first["request_id"] for i in ids] == [1, 2, 3, 4]

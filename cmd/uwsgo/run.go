@@ -504,10 +504,12 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		StartedOn:    procman.StartedOn().Unix(),
 		Sockets:      fds,
 		Magic:        o.Magic,
+		ArgvArea:     procman.ArgvArea(),
 	}
 	if w != nil {
 		settings.WorkerID, settings.NumProc, settings.MasterPID = w.ID, w.NumProc, w.MasterPID
 		settings.IsAReload = w.IsAReload
+		settings.Slots, settings.SlotWords, settings.SlotApps, settings.SlotCores = w.Heartbeat.Area()
 	}
 
 	reload := make(chan string, 1) // why the worker recycles itself
