@@ -78,12 +78,21 @@ void uw_api_process_request_done(int id) {
 		__atomic_store_n(&slot[W_USER_HARAKIRI], 0, __ATOMIC_RELAXED);
 }
 
-/* the running request's core: a green or async core, or a --threads thread */
-static int current_core_id(void) {
+/* the running request's core: a green or async core, gevent's request
+ * greenlet's, or a --threads thread's own; NULL outside a request */
+static uw_core *request_core(void) {
 	uw_core *c = uw_current_core();
-	if (c) return c->id;
-	if (uw_g.s.engine == UW_ENGINE_GEVENT) return uw_gevent_current_core();
-	return uw_threads_self_id();
+	if (c) return c;
+	if (uw_g.s.engine == UW_ENGINE_GEVENT) {
+		int id = uw_gevent_current_core();
+		return id >= 0 ? &uw_the_hub.cores[id] : NULL;
+	}
+	return uw_threads_self_core();
+}
+
+static int current_core_id(void) {
+	uw_core *c = request_core();
+	return c ? c->id : -1;
 }
 
 static PyObject *uwp_request_id(PyObject *self, PyObject *unused) {
@@ -256,7 +265,36 @@ const char *uw_api_process_logvars(int id, size_t *len, int *log_this) {
 	return core_logs[id].buf;
 }
 
+/* ------------------------------------------------------------ request I/O */
+
+static uw_pycore *request_py(const char *fn) {
+	uw_core *c = request_core();
+	uw_pycore *p = c ? c->py : NULL;
+	if (!p || !p->environ) {
+		PyErr_Format(PyExc_RuntimeError, "uwsgi.%s() can only be called from a request", fn);
+		return NULL;
+	}
+	return p;
+}
+
+/* _request_environ(): the running request's environ (chunked_read) */
+static PyObject *uwp_request_environ(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	uw_pycore *p = request_py("chunked_read");
+	return p ? Py_NewRef(p->environ) : NULL;
+}
+
+/* _request_write(data): the running request's WSGI write() (sendfile) */
+static PyObject *uwp_request_write(PyObject *self, PyObject *data) {
+	(void)self;
+	uw_pycore *p = request_py("sendfile");
+	return p ? PyObject_CallOneArg(p->write, data) : NULL;
+}
+
 static PyMethodDef uwp_methods[] = {
+	{"_request_environ", uwp_request_environ, METH_NOARGS, "_request_environ(): the running request's environ"},
+	{"_request_write", uwp_request_write, METH_O, "_request_write(data): the running request's write()"},
 	{"set_logvar", uwp_set_logvar, METH_VARARGS, "set_logvar(key, value): %(key) in --log-format shows value"},
 	{"get_logvar", uwp_get_logvar, METH_VARARGS, "get_logvar(key): the request's logvar, or None"},
 	{"log_this_request", uwp_log_this_request, METH_NOARGS, "log_this_request(): log this request even with --disable-logging"},

@@ -175,6 +175,8 @@ int uw_threads_spawn(char *err, size_t errlen) {
 
 int uw_threads_self_id(void) { return self ? self->own.id : -1; }
 
+uw_core *uw_threads_self_core(void) { return self ? &self->own : NULL; }
+
 PyThreadState *uw_threads_self_tstate(void) { return self ? self->tstate : NULL; }
 
 /* Signals are the Go runtime's, on its own threads; faults stay deliverable. */

@@ -36,6 +36,8 @@ int uw_threads_spawn(char *err, size_t errlen);
 void uw_threads_yield(uw_core *c);
 /* the calling thread's core id, or -1 off the request threads */
 int uw_threads_self_id(void);
+/* the request thread's own core (the one its app writes into), or NULL */
+uw_core *uw_threads_self_core(void);
 /* the calling thread's state while it serves requests, or NULL */
 PyThreadState *uw_threads_self_tstate(void);
 

@@ -381,8 +381,10 @@ def test_setprocname(pair, kind):
     pid = get_json(srv.url + "/ids")["pid"]
     assert get_json(srv.url + "/procname?my-worker-name") == "my-worker-name"
     assert cmdline_name(pid) == "my-worker-name"
-    # uwsgo names the command too, as its process names do (uWSGI does not)
-    assert comm_of(pid) == ("my-worker-name" if kind == "uwsgo" else "uwsgi")
+    # uwsgo names the command too, as its process names do (uWSGI 2.0.21
+    # does not)
+    if kind == "uwsgo":
+        assert comm_of(pid) == "my-worker-name"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -459,3 +461,50 @@ def test_request_id_under_every_engine(uwsgo, engine):
         return  # any of the 4 threads may take the next request
     # one request at a time: the same core (the first free) serves each
     assert [i["request_id"] - first["request_id"] for i in ids] == [1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------- request I/O
+
+IO = APPS / "api_process_io.py"
+
+
+def chunked_post(port, path, parts):
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    req = (b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+           % path.encode()) + body
+    from helpers import dechunk, raw_http, split_response
+    line, headers, body = split_response(raw_http(port, req))
+    if "chunked" in headers.get("transfer-encoding", ""):
+        body = dechunk(body)
+    return int(line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("nb", [False, True])
+def test_chunked_read(pair, kind, nb):
+    srv = pair(kind, "--wsgi-file", IO)
+    parts = [b"hello ", b"chunked ", b"x" * 100000, b" world"]
+    status, headers, body = chunked_post(srv.port, "/echo" + ("?nb" if nb else ""), parts)
+    assert status == 200 and body == b"".join(parts), (status, body[:200])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sendfile(pair, kind, tmp_path):
+    f = tmp_path / "data.txt"
+    f.write_bytes(b"0123456789" * 10000)
+    srv = pair(kind, "--wsgi-file", IO, env={"SENDFILE": str(f)})
+    assert get_raw(srv.url + "/file") == (200, b"<" + f.read_bytes() + b">True")
+    # bytes 3 to 9 of an open file; uWSGI 2.0.21 then drops the body the
+    # app returns after it (uwsgo sends it, as after a path)
+    status, body = get_raw(srv.url + "/file?part")
+    assert status == 200 and body == (b"<345678>True" if kind == "uwsgo" else b"<345678")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_request_io_under_every_engine(uwsgo, engine, tmp_path):
+    f = tmp_path / "data.txt"
+    f.write_bytes(b"abcdef" * 30000)
+    srv = uwsgo(IO, *ENGINES[engine], env={"SENDFILE": str(f)})
+    assert get_raw(srv.url + "/file") == (200, b"<" + f.read_bytes() + b">True")
+    status, _, body = chunked_post(srv.port, "/echo", [b"a" * 70000, b"b"])
+    assert (status, body) == (200, b"a" * 70000 + b"b")

@@ -278,8 +278,11 @@ func runExtra(o *config.Options, w *procman.Worker) error {
 		WorkerID:   0,
 		NumProc:    w.NumProc,
 		MasterPID:  w.MasterPID,
-		Version:    Version,
+		Version:    moduleVersion,
 		Opt:        pythonOpt(o),
+		BufferSize: o.BufferSize,
+		StartedOn:  procman.StartedOn().Unix(),
+		Magic:      o.Magic,
 	}
 	if ch := procman.MasterChannel(); ch != nil {
 		// signals: the loop of the uwsgi module reads the channel itself

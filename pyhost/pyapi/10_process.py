@@ -123,3 +123,49 @@ def stop():
     """Stop the instance, as SIGQUIT to the master does."""
     _os.kill(masterpid() if masterpid() > 0 else _os.getpid(), _signal.SIGQUIT)
     return True
+
+
+# Request I/O. The request's body is read whole before the app runs (a
+# chunked one is already decoded), so these read and write through the
+# request's own wsgi.input and write().
+_CHUNK = 65536
+
+
+def chunked_read(timeout=0):
+    """The next part of the request body (b"" at its end)."""
+    return _request_environ()["wsgi.input"].read(_CHUNK)
+
+
+def chunked_read_nb():
+    """chunked_read() that never waits (the body is already here)."""
+    return chunked_read()
+
+
+def sendfile(what, chunk=0, pos=0, filesize=0):
+    """Send a file (a path, a file object or an fd) as part of the
+    response, from pos, filesize bytes (0: to its end), after what the
+    response already sent; start_response must have been called."""
+    chunk = chunk if chunk > 0 else _CHUNK
+    if isinstance(what, (str, bytes)):
+        try:
+            fd = _os.open(what, _os.O_RDONLY | _os.O_CLOEXEC)
+        except OSError as e:
+            log("open(%r): %s" % (what, e.strerror))
+            return None
+        close = True
+    else:
+        fd = what if isinstance(what, int) else what.fileno()
+        close = False
+    try:
+        left = filesize if filesize > 0 else _os.fstat(fd).st_size - pos
+        while left > 0:
+            data = _os.pread(fd, min(chunk, left), pos)
+            if not data:
+                break
+            _request_write(data)
+            pos += len(data)
+            left -= len(data)
+    finally:
+        if close:
+            _os.close(fd)
+    return True
