@@ -187,12 +187,14 @@ def test_sigkill_in_the_middle_runs_it_again_once(pair, kind, tmp_path):
 def test_tasks_survive_a_restart(pair, kind, tmp_path):
     d, log = tmp_path / "spool", tmp_path / "log"
     first = start(pair, kind, d, log)
-    at = int(time.time()) + 3
+    # late enough that no task is due before the first server has stopped,
+    # even on a loaded machine
+    at = int(time.time()) + 8
     paths = [spool(first, mode="ok", n=str(i), at=str(at)) for i in range(5)]
     assert first.stop() == [] or kind == "uwsgi"
     assert records(log) == [] and len(tasks_in(d)) == 5
     start(pair, kind, d, log)
-    wait_until(lambda: tasks_in(d) == [], timeout=15, what="the tasks to run after the restart")
+    wait_until(lambda: tasks_in(d) == [], timeout=20, what="the tasks to run after the restart")
     time.sleep(2)
     names = sorted(r["task"]["'spooler_task_name'"] for r in records(log))
     assert names == sorted(repr(os.path.basename(p).encode()) for p in paths)
