@@ -12,6 +12,7 @@ its event mask.
 import os
 import socket
 
+from dropin_ref import children
 from helpers import APPS, free_port, recv_until_closed, until, uwsgi_packet
 
 EPOLLEXCLUSIVE = 1 << 28
@@ -44,19 +45,6 @@ def epoll_masks(pid):
         except (OSError, ValueError):
             pass
     return masks
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except (OSError, ValueError):
-                pass
-    return out
 
 
 def masks_in_workers(srv, nworkers, uport, hport):

@@ -40,6 +40,7 @@ import time
 
 import pytest
 
+from dropin_ref import children
 from helpers import APPS, until
 
 NGINX = "/usr/sbin/nginx"
@@ -110,20 +111,6 @@ def run(*argv):
     if r.returncode != 0:
         raise RuntimeError("%s: %s" % (" ".join(argv), (r.stderr or r.stdout).strip()))
     return r.stdout
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z" and int(fields[1]) == pid:
-                out.append(int(d))
-    return sorted(out)
 
 
 def alive(pid):
