@@ -82,8 +82,9 @@ type Hub struct {
 	mu       sync.Mutex
 	queue    []mail
 	sleeping atomic.Bool
-	flag     *int32 // the C-side "mailbox has work" word
-	efd      int    // eventfd: wakes the hub when it sleeps
+	flag     *int32    // the C-side "mailbox has work" word
+	yielded  time.Time // when the loop last rescheduled itself (see yieldEvery)
+	efd      int       // eventfd: wakes the hub when it sleeps
 	epfd     int
 
 	cores   []coreState
@@ -364,9 +365,23 @@ func (h *Hub) setup() error {
 
 const maxEvents = 256
 
+// yieldEvery is how often the loop goroutine reschedules itself. It runs
+// for good on its locked thread, mostly inside cgo calls, so Go's
+// scheduler never sees it reschedule: after 10 ms on one scheduling tick
+// sysmon forces it off its P while it is in C, and each time that resets
+// sysmon's own sleep to 20 µs for the next hundreds of wake-ups. Behind
+// nginx that cost 12-27 µs of CPU per request in sysmon's thread
+// (bench/PROFILE.md). A voluntary reschedule costs two thread hand-offs,
+// about 200 a second at this period.
+const yieldEvery = 5 * time.Millisecond
+
 // beginTurn starts a turn of either loop: take new requests, beat, and
 // report whether the hub has stopped with nothing left to do.
 func (h *Hub) beginTurn() (stopped bool) {
+	if now := time.Now(); now.Sub(h.yielded) >= yieldEvery {
+		runtime.Gosched()
+		h.yielded = now
+	}
 	h.takeMail()
 	if h.cfg.Beat != nil {
 		// after takeMail: a request that gets stuck in its first run is
