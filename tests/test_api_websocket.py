@@ -182,3 +182,193 @@ def test_handshake_answer(uwsgo, engine):
     op, payload, rest = read_frame(s, rest)
     assert (op, payload) == (0x1, b"raw hello")
     s.close()
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_fragmented_message_is_reassembled(uwsgo, engine):
+    srv = uwsgo(*APP, *engine)
+
+    async def frag():
+        async with websockets.connect(ws_url(srv, "/echo"), open_timeout=REQ_TIMEOUT) as ws:
+            await ws.send(["frag", "men", "ted ☃"])     # a text message in 3 frames
+            first = await ws.recv()
+            await ws.send("whole")
+            return first, await ws.recv()
+
+    assert run(frag()) == ("fragmented ☃", "whole")
+    # a ping between the fragments is answered, and the message still comes whole
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.sendall(frame(0x1, b"ab", fin=False) + frame(0x9, b"ping!") + frame(0x0, b"cd", fin=False)
+              + frame(0x0, b"ef"))
+    op, payload, rest = read_frame(s, rest)
+    assert (op, payload) == (0xA, b"ping!")
+    op, payload, rest = read_frame(s, rest)
+    assert (op, payload) == (0x1, b"abcdef")
+    s.close()
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_ping_is_answered(uwsgo, engine):
+    srv = uwsgo(*APP, *engine)
+
+    async def ping():
+        async with websockets.connect(ws_url(srv, "/echo"), open_timeout=REQ_TIMEOUT) as ws:
+            pong = await ws.ping(b"are you there")
+            await asyncio.wait_for(pong, REQ_TIMEOUT)
+            await ws.send("after the ping")
+            return await ws.recv()
+
+    assert run(ping()) == "after the ping"
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+@pytest.mark.parametrize("code", [1000, 1001, 4000])
+def test_close_code_is_echoed_and_the_app_gets_ioerror(uwsgo, engine, code):
+    srv = uwsgo(*APP, *engine)
+
+    async def close():
+        async with websockets.connect(ws_url(srv, "/echo"), open_timeout=REQ_TIMEOUT) as ws:
+            await ws.send("one")
+            assert await ws.recv() == "one"
+            await ws.close(code=code, reason="bye")
+            return ws.close_code
+
+    assert run(close()) == code
+    ev = until("the app saw the close", lambda: events(srv), REQ_TIMEOUT)
+    assert ev[0]["how"] == "IOError: unable to receive websocket message after 1", ev
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_app_return_closes_with_1000(uwsgo, engine):
+    srv = uwsgo(*APP, *engine)
+
+    async def proto():
+        async with websockets.connect(ws_url(srv, "/proto"), open_timeout=REQ_TIMEOUT,
+                                      subprotocols=["chat"], origin="https://example.org") as ws:
+            assert ws.subprotocol == "chat"
+            assert ws.response_headers["Sec-WebSocket-Origin"] == "https://example.org"
+            await ws.send("only one")
+            got = await ws.recv()
+            await ws.wait_closed()
+            return got, ws.close_code
+
+    assert run(proto()) == ("only one", 1000)
+
+
+# ------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+@pytest.mark.parametrize("key,version,why", [
+    ("", "13", "missing Sec-WebSocket-Key"),
+    ("not base64!", "13", "invalid Sec-WebSocket-Key"),
+    (base64.b64encode(b"short").decode(), "13", "invalid Sec-WebSocket-Key"),
+    (None, "8", "unsupported Sec-WebSocket-Version"),
+    (None, "", "missing Sec-WebSocket-Version"),
+])
+def test_bad_handshake_gets_400(uwsgo, engine, key, version, why):
+    srv = uwsgo(*APP, *engine)
+    req, _ = handshake_request("/echo", key=key, version=version)
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT)
+    s.sendall(req)
+    data = recv_until(s, b"\r\n\r\n")
+    s.close()
+    head = data.split(b"\r\n\r\n")[0].decode()
+    assert head.startswith("HTTP/1.1 400 "), head
+    assert "Sec-WebSocket-Version: 13" in head
+    ev = until("the app saw the refusal", lambda: events(srv), REQ_TIMEOUT)
+    assert ev[0]["how"].startswith("handshake: unable to complete websocket handshake: " + why), ev
+    # the worker keeps serving
+    assert run(echo_session(ws_url(srv, "/echo"), ["still here"])) == ["still here"]
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+@pytest.mark.parametrize("case,code", [
+    ("unmasked", 1002),
+    ("invalid-utf8", 1007),
+    ("invalid-utf8-fragmented", 1007),
+    ("too-big", 1009),
+    ("too-big-fragmented", 1009),
+    ("reserved-opcode", 1002),
+    ("rsv-bit", 1002),
+    ("continuation-first", 1002),
+    ("text-inside-fragmented", 1002),
+    ("ping-too-long", 1002),
+    ("close-bad-code", 1002),
+])
+def test_bad_frames_get_closed_with_their_code(uwsgo, engine, case, code):
+    srv = uwsgo(*APP, *engine, "--websockets-max-size", "1")   # 1 KiB
+    bad = {
+        "unmasked": frame(0x1, b"hello", mask=False),
+        "invalid-utf8": frame(0x1, b"ok \xff\xfe"),
+        "invalid-utf8-fragmented": frame(0x1, b"\xce", fin=False) + frame(0x0, b"\x28"),
+        "too-big": frame(0x2, b"x" * 1025),
+        "too-big-fragmented": frame(0x2, b"x" * 600, fin=False) + frame(0x0, b"x" * 600),
+        "reserved-opcode": frame(0x3, b"?"),
+        "rsv-bit": bytes([0xC1]) + frame(0x1, b"rsv")[1:],
+        "continuation-first": frame(0x0, b"lost"),
+        "text-inside-fragmented": frame(0x1, b"a", fin=False) + frame(0x1, b"b"),
+        "ping-too-long": frame(0x9, b"p" * 126),
+        "close-bad-code": frame(0x8, struct.pack("!H", 1005)),
+    }[case]
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.sendall(frame(0x1, b"fine"))
+    op, payload, rest = read_frame(s, rest)
+    assert (op, payload) == (0x1, b"fine")
+    s.sendall(bad)
+    assert read_close(s, rest) == code
+    s.close()
+    ev = until("the app saw the close", lambda: events(srv), REQ_TIMEOUT)
+    assert ev[0]["how"].startswith("IOError"), ev
+    assert run(echo_session(ws_url(srv, "/echo"), ["next client"])) == ["next client"]
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_message_at_the_cap_passes(uwsgo, engine):
+    srv = uwsgo(*APP, *engine, "--websockets-max-size", "1")
+    msg = "z" * 1024
+    assert run(echo_session(ws_url(srv, "/echo"), [msg])) == [msg]
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_vanishing_client_raises_ioerror_and_others_go_on(uwsgo, engine):
+    srv = uwsgo(*APP, *engine)
+
+    async def scenario():
+        async with websockets.connect(ws_url(srv, "/echo"), open_timeout=REQ_TIMEOUT) as other:
+            await other.send("before")
+            assert await other.recv() == "before"
+            # a client that goes without a close frame
+            s, _, rest, _ = raw_connect(srv, "/echo")
+            s.sendall(frame(0x1, b"bye"))
+            op, payload, rest = read_frame(s, rest)
+            assert payload == b"bye"
+            s.close()
+            ev = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: until("the app saw the client go", lambda: events(srv), REQ_TIMEOUT))
+            await other.send("after")
+            return ev, await other.recv()
+
+    ev, after = run(scenario())
+    assert after == "after"
+    assert len(ev) == 1 and ev[0]["how"] == "IOError: unable to receive websocket message after 1", ev
+    assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_server_pings_and_drops_a_silent_client(uwsgo, engine):
+    srv = uwsgo(*APP, *engine, "--websockets-ping-freq", "1", "--websockets-pong-tolerance", "1")
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    op, payload, rest = read_frame(s, rest)
+    assert op == 0x9, "the server pings"
+    s.sendall(frame(0xA, payload))
+    op, _, rest = read_frame(s, rest)
+    assert op == 0x9, "and pings again after the pong"
+    # no pong this time: the server drops the connection
+    with pytest.raises(EOFError):
+        while True:
+            op, payload, rest = read_frame(s, rest)
+            assert op == 0x9, (op, payload)
+    s.close()
+    ev = until("the app saw the drop", lambda: events(srv), REQ_TIMEOUT)
+    assert ev[0]["how"].startswith("IOError"), ev
+    srv.wait_log("no PONG received in 1 seconds")
