@@ -16,8 +16,9 @@ import websockets
 from helpers import APPS, REQ_TIMEOUT, engine_params, recv_until, until
 
 APP = ["-w", "wsapp", "--pythonpath", APPS]
-# engines whose websocket_recv() parks the core
-RECV_ENGINES = engine_params("ugreen", "greenlet", "gevent")
+# engines whose websocket_recv() waits for a message without stopping the
+# others: a green core or a greenlet parks, a thread blocks on its own
+RECV_ENGINES = engine_params("ugreen", "greenlet", "gevent") + [pytest.param(["--threads", "4"], id="threads")]
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -372,3 +373,18 @@ def test_server_pings_and_drops_a_silent_client(uwsgo, engine):
     ev = until("the app saw the drop", lambda: events(srv), REQ_TIMEOUT)
     assert ev[0]["how"].startswith("IOError"), ev
     srv.wait_log("no PONG received in 1 seconds")
+
+
+@pytest.mark.parametrize("engine", engine_params("sync", "async"))
+def test_blocking_recv_without_a_suspend_engine_says_why(uwsgo, engine):
+    # plain --async (and the default one-core mode) cannot park a core in
+    # the middle of a call: websocket_recv() raises instead of stalling
+    # the loop that serves every other connection; the app's failure
+    # closes the connection with 1011
+    srv = uwsgo(*APP, *engine)
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.sendall(frame(0x1, b"anyone?"))
+    assert read_close(s, rest) == 1011
+    s.close()
+    srv.wait_log("uwsgi.websocket_recv() would block the whole worker in plain --async mode")
+    assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
