@@ -388,3 +388,62 @@ def test_blocking_recv_without_a_suspend_engine_says_why(uwsgo, engine):
     s.close()
     srv.wait_log("uwsgi.websocket_recv() would block the whole worker in plain --async mode")
     assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
+
+
+# ------------------------------------------------------------ autobahn
+
+def autobahn_echo(url, messages):
+    """Echo messages through python3-autobahn's asyncio client: a second,
+    independent implementation of the client side. Returns what came back
+    as (payload, is_binary) and the close code autobahn saw."""
+    from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        got = []
+
+        class Client(WebSocketClientProtocol):
+            def onOpen(self):
+                self.left = list(messages)
+                self.next()
+
+            def next(self):
+                if self.left:
+                    payload, binary = self.left.pop(0)
+                    self.sendMessage(payload, isBinary=binary)
+                else:
+                    self.sendClose(code=1000)
+
+            def onMessage(self, payload, isBinary):
+                got.append((payload, isBinary))
+                self.next()
+
+            def onClose(self, wasClean, code, reason):
+                if not done.done():
+                    done.set_result((wasClean, code))
+
+        factory = WebSocketClientFactory(url)
+        factory.protocol = Client
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        transport, _ = await loop.create_connection(factory, host, int(port))
+        try:
+            clean, code = await done
+        finally:
+            transport.close()
+        return got, clean, code
+
+    return run(main())
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_autobahn_client_echo(uwsgo, engine):
+    srv = uwsgo(*APP, *engine)
+    texts = [("hello autobahn ☃".encode(), False), (b"t" * 5000, False), (b"u" * 70000, False)]
+    got, clean, code = autobahn_echo(ws_url(srv, "/echo"), texts)
+    assert got == texts
+    assert (clean, code) == (True, 1000)
+    bins = [(b"\x00\xff\x10", True), (os.urandom(3000), True)]
+    got, clean, code = autobahn_echo(ws_url(srv, "/echo-binary"), bins)
+    assert got == bins
+    assert (clean, code) == (True, 1000)
