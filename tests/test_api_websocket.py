@@ -447,3 +447,30 @@ def test_autobahn_client_echo(uwsgo, engine):
     got, clean, code = autobahn_echo(ws_url(srv, "/echo-binary"), bins)
     assert got == bins
     assert (clean, code) == (True, 1000)
+
+
+# ------------------------------------------------------------ behind nginx
+
+@pytest.mark.parametrize("engine", RECV_ENGINES[:1] + RECV_ENGINES[2:3])
+def test_echo_behind_nginx_uwsgi_pass(uwsgo, nginx, engine):
+    # nginx's upstream passes the Upgrade and Connection headers as
+    # HTTP_UPGRADE/HTTP_CONNECTION in the uwsgi packet and switches to a
+    # tunnel when the answer is a 101
+    srv = uwsgo(*APP, *engine, proto="uwsgi")
+    front = nginx(srv.port)
+    url = "ws://127.0.0.1:%d/echo" % front.port
+    msgs = ["through nginx", "x" * 100000, "☃"]
+    assert run(echo_session(url, msgs)) == msgs
+    got, clean, code = autobahn_echo(url, [(b"autobahn via nginx", False)])
+    assert got == [(b"autobahn via nginx", False)] and (clean, code) == (True, 1000)
+    # a vanishing client behind nginx: nginx closes the upstream, the app
+    # gets IOError
+    s = socket.create_connection(("127.0.0.1", front.port), timeout=REQ_TIMEOUT)
+    req, _ = handshake_request("/echo")
+    s.sendall(req)
+    data = recv_until(s, b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 101 "), data
+    s.close()
+    ev = until("the app saw the client go", lambda: [e for e in requests.get(
+        front.url + "/events", timeout=REQ_TIMEOUT).json() if e["how"].endswith("after 0")], REQ_TIMEOUT)
+    assert ev[0]["how"] == "IOError: unable to receive websocket message after 0", ev
