@@ -40,6 +40,10 @@ struct ws_core {
 	int refused; /* the handshake was refused with a 400 */
 };
 
+/* pyhost/wsblock.go: the default one-core mode's blocking wait (Go, on the
+ * hub thread's own stack: that mode runs no green stacks) */
+extern void uwsgoWSBlock(int core);
+
 static struct ws_core *wsc;
 static int nwsc;
 
@@ -239,9 +243,16 @@ static PyObject *uww_park(PyObject *self, PyObject *unused) {
 		PyObject *m = PyImport_AddModule("uwsgi");
 		return m ? PyObject_CallMethod(m, "_ws_gevent_wait", "i", c->id) : NULL;
 	}
+	if (!uw_eng->suspend && uw_the_hub.ncores == 1 && uw_current_core() == c && !uw_eng->needs_loop_stack) {
+		/* one core: nothing else could run meanwhile; block the worker
+		 * (the plane goes on reading this connection), as uWSGI's sync
+		 * mode does */
+		uwsgoWSBlock(c->id);
+		Py_RETURN_NONE;
+	}
 	if (!uw_eng->suspend)
 		return PyErr_Format(PyExc_RuntimeError,
-		                    "uwsgi.websocket_recv() would block the whole worker in plain --async mode: "
+		                    "uwsgi.websocket_recv() would block every core of the worker in plain --async mode: "
 		                    "use --ugreen, --greenlet or --gevent, or uWSGI's async form "
 		                    "(yield uwsgi.wait_fd_read(uwsgi.connection_fd()), then uwsgi.websocket_recv_nb())");
 	/* the hub reports the connection fd readable once a message is queued */

@@ -376,18 +376,45 @@ def test_server_pings_and_drops_a_silent_client(uwsgo, engine):
     srv.wait_log("no PONG received in 1 seconds")
 
 
-@pytest.mark.parametrize("engine", engine_params("sync", "async"))
-def test_blocking_recv_without_a_suspend_engine_says_why(uwsgo, engine):
-    # plain --async (and the default one-core mode) cannot park a core in
-    # the middle of a call: websocket_recv() raises instead of stalling
-    # the loop that serves every other connection; the app's failure
-    # closes the connection with 1011
-    srv = uwsgo(*APP, *engine)
+def test_blocking_recv_in_plain_async_says_why(uwsgo):
+    # plain --async N cannot park a core in the middle of a call:
+    # websocket_recv() raises instead of stalling the other cores and
+    # every other connection; the app's failure closes with 1011
+    srv = uwsgo(*APP, "--async", "4")
     s, _, rest, _ = raw_connect(srv, "/echo")
     s.sendall(frame(0x1, b"anyone?"))
     assert read_close(s, rest) == 1011
     s.close()
-    srv.wait_log("uwsgi.websocket_recv() would block the whole worker in plain --async mode")
+    srv.wait_log("uwsgi.websocket_recv() would block every core of the worker in plain --async mode")
+    assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
+
+
+def test_one_core_mode_blocks_the_worker_as_uwsgi_does(uwsgo):
+    # the default mode has one core: websocket_recv() blocks the worker
+    # (the loop turns inside the call) as uWSGI's sync mode does; a second
+    # client waits until the first is done, then is served
+    srv = uwsgo(*APP)
+
+    async def scenario():
+        async with websockets.connect(ws_url(srv, "/echo"), open_timeout=REQ_TIMEOUT) as first:
+            for m in ["one", "two", "x" * 100000]:
+                await first.send(m)
+                assert await first.recv() == m
+            second = asyncio.ensure_future(echo_session(ws_url(srv, "/echo"), ["second"]))
+            await first.send("three")
+            assert await first.recv() == "three"
+            assert not second.done()
+            await first.close()
+        return await second
+
+    assert run(scenario()) == ["second"]
+    ev = until("the app saw the first client go", lambda: events(srv), REQ_TIMEOUT)
+    assert ev[0]["how"] == "IOError: unable to receive websocket message after 4", ev
+    # the bad input of the other engines, in this mode too
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.sendall(frame(0x1, b"\xff"))
+    assert read_close(s, rest) == 1007
+    s.close()
     assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
 
 
