@@ -267,8 +267,7 @@ static PyObject *uww_park(PyObject *self, PyObject *unused) {
 static PyObject *ws_send(PyObject *args, uint8_t opcode, const char *what) {
 	const char *msg;
 	Py_ssize_t len;
-	PyObject *ctx = NULL;
-	if (!PyArg_ParseTuple(args, "s#|O", &msg, &len, &ctx)) return NULL;
+	if (!PyArg_ParseTuple(args, "s#", &msg, &len)) return NULL;
 	uw_core *c = core_or_ioerror(what);
 	if (!c) return NULL;
 	struct ws_core *w = ws_of(c->id);

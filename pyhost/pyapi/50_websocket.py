@@ -63,7 +63,7 @@ def websocket_handshake(key=None, origin=None, proto=None):
     _ws_answer("101 Web Socket Protocol Handshake", headers, b"", True)
 
 
-def websocket_recv(request_context=None):
+def websocket_recv():
     """The next whole message (bytes); the core waits until one arrives.
     IOError once the connection is closed."""
     while True:
@@ -73,7 +73,7 @@ def websocket_recv(request_context=None):
         _ws_park()
 
 
-def websocket_recv_nb(request_context=None):
+def websocket_recv_nb():
     """The next whole message, or b'' when none has arrived."""
     m = _ws_take()
     return b"" if m is None else m
