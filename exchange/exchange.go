@@ -62,16 +62,28 @@ type Response struct {
 	logThis  bool   // uwsgi.log_this_request() was called
 	app      int    // which of the worker's apps (mounts) serves it
 
-	ws WSSink // after a 101: where the connection's messages go
+	ws       WSSink      // after a 101: where the connection's messages go
+	wsResume atomic.Bool // the request took its queued messages: read again
 }
+
+// WSResume tells the network plane to read the connection again after
+// WSMessage said false (any goroutine).
+func (r *Response) WSResume() {
+	r.wsResume.Store(true)
+	r.signal()
+}
+
+// WSResumed reports (once) that WSResume was called.
+func (r *Response) WSResumed() bool { return r.wsResume.Swap(false) }
 
 // WSSink receives what a connection switched to websocket mode reads:
 // whole messages, then the end. The hub sets it when the app answers
 // 101; the network plane calls it on the loop's thread.
 type WSSink interface {
 	// WSMessage: a whole message (text or binary) arrived; the slice is
-	// the sink's.
-	WSMessage(data []byte)
+	// the sink's. false: the request has enough queued; read no more
+	// until it calls the response's WSResume.
+	WSMessage(data []byte) (more bool)
 	// WSClosed: the connection closed, or is closing; no more messages.
 	WSClosed()
 }

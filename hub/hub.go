@@ -545,6 +545,9 @@ func (h *Hub) handle(id int) {
 	st := &h.cores[id]
 	ev := core.TakeEvents()
 	resp := st.req.Resp
+	if st.ws != nil {
+		st.ws.wsCheck(core)
+	}
 	if resp.Gone() {
 		core.Abort()
 	}

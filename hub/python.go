@@ -54,7 +54,8 @@ type Core interface {
 	SetConnFD(fd int)
 	// Websockets (hub/websocket.go): queue a message for the request,
 	// tell it the connection closed, and whether either waits for it.
-	WSPush(msg []byte)
+	WSPush(msg []byte) (queued int)
+	WSQueued() int
 	WSClose()
 	WSPending() bool
 	SetHold(bool)

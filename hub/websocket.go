@@ -18,18 +18,39 @@ import (
 // close is queued (rearm, wsReady). That is also what uWSGI's async form
 // (wait_fd_read(connection_fd()), then websocket_recv_nb) waits for.
 type wsLink struct {
-	h    *Hub
-	core int
-	fd   int
-	done bool // the request is over (or the connection closed): drop what comes
+	h      *Hub
+	core   int
+	fd     int
+	resp   *exchange.Response
+	done   bool // the request is over (or the connection closed): drop what comes
+	paused bool // the plane stopped reading: too much is queued
 }
 
-func (l *wsLink) WSMessage(data []byte) {
+// wsQueueHigh is how many bytes of messages a request may have waiting
+// before the plane stops reading its connection (the client then waits in
+// TCP); reading starts again once it has taken half.
+const wsQueueHigh = 1 << 20
+
+func (l *wsLink) WSMessage(data []byte) bool {
 	if l.done {
-		return
+		return true
 	}
-	l.h.py.Core(l.core).WSPush(data)
+	queued := l.h.py.Core(l.core).WSPush(data)
 	l.h.wsReady(l.fd)
+	if queued >= wsQueueHigh {
+		l.paused = true
+		return false
+	}
+	return true
+}
+
+// wsCheck: the core gave way; if its connection was paused and it took
+// enough of its messages, the plane reads again.
+func (l *wsLink) wsCheck(core Core) {
+	if l.paused && !l.done && core.WSQueued() < wsQueueHigh/2 {
+		l.paused = false
+		l.resp.WSResume()
+	}
 }
 
 func (l *wsLink) WSClosed() {
@@ -63,7 +84,7 @@ func (h *Hub) upgrade(id int, resp *exchange.Response) {
 	if fd <= 0 || st.ws != nil {
 		return
 	}
-	l := &wsLink{h: h, core: id, fd: fd}
+	l := &wsLink{h: h, core: id, fd: fd, resp: resp}
 	if h.ws == nil {
 		h.ws = map[int]*wsLink{}
 	}
@@ -110,6 +131,9 @@ func (h *Hub) wsBlock(id int) {
 	core := h.py.Core(id)
 	events := make([]unix.EpollEvent, 64)
 	for !core.WSPending() && !st.req.Resp.Gone() {
+		if st.ws != nil {
+			st.ws.wsCheck(core)
+		}
 		h.takeOutput(id, core)
 		timeout := minTimeout(h.turnPlane(), 1000)
 		if core.WSPending() {

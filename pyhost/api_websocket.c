@@ -35,6 +35,8 @@ struct ws_core {
 	pthread_mutex_t mu; /* --threads: the hub pushes while the thread takes */
 	pthread_cond_t cv;
 	struct ws_msg *head, *tail;
+	size_t bytes; /* queued */
+	int full;     /* bytes reached WS_QUEUE_HIGH: the plane stopped reading */
 	int on;      /* the handshake was answered */
 	int closed;  /* the plane said the connection is closing or gone */
 	int refused; /* the handshake was refused with a 400 */
@@ -43,6 +45,10 @@ struct ws_core {
 /* pyhost/wsblock.go: the default one-core mode's blocking wait (Go, on the
  * hub thread's own stack: that mode runs no green stacks) */
 extern void uwsgoWSBlock(int core);
+
+/* hub/websocket.go's wsQueueHigh: past it the plane stops reading the
+ * connection until the request has taken half */
+#define WS_QUEUE_HIGH (1 << 20)
 
 static struct ws_core *wsc;
 static int nwsc;
@@ -84,11 +90,11 @@ static void ws_notify(int id, struct ws_core *w) {
 	}
 }
 
-void uw_ws_push(int id, const char *data, size_t len) {
+size_t uw_ws_push(int id, const char *data, size_t len) {
 	struct ws_core *w = ws_of(id);
-	if (!w) return;
+	if (!w) return 0;
 	struct ws_msg *m = malloc(sizeof *m + len);
-	if (!m) return;
+	if (!m) return 0;
 	m->next = NULL;
 	m->len = len;
 	memcpy(m->data, data, len);
@@ -98,8 +104,20 @@ void uw_ws_push(int id, const char *data, size_t len) {
 	else
 		w->head = m;
 	w->tail = m;
+	size_t queued = w->bytes += len;
+	if (queued >= WS_QUEUE_HIGH) w->full = 1;
 	pthread_mutex_unlock(&w->mu);
 	ws_notify(id, w);
+	return queued;
+}
+
+size_t uw_ws_queued(int id) {
+	struct ws_core *w = ws_of(id);
+	if (!w) return 0;
+	pthread_mutex_lock(&w->mu);
+	size_t n = w->bytes;
+	pthread_mutex_unlock(&w->mu);
+	return n;
 }
 
 void uw_ws_close(int id) {
@@ -132,7 +150,8 @@ void uw_ws_reset(int id) {
 	pthread_mutex_lock(&w->mu);
 	struct ws_msg *m = w->head;
 	w->head = w->tail = NULL;
-	w->on = w->closed = w->refused = 0;
+	w->bytes = 0;
+	w->on = w->closed = w->refused = w->full = 0;
 	pthread_mutex_unlock(&w->mu);
 	while (m) {
 		struct ws_msg *n = m->next;
@@ -147,8 +166,17 @@ void uw_ws_reset(int id) {
  * the core to give way; block: the caller is about to wait for the client,
  * so a thread's output must not stay behind for its next hand-over */
 static void ws_flush(uw_core *c, int block) {
+	struct ws_core *w = ws_of(c->id);
+	/* a thread's hub only looks at its core when it hands something over:
+	 * a thread that took enough to let its connection be read again says so */
+	int poke = 0;
+	if (w && w->full && block) {
+		pthread_mutex_lock(&w->mu);
+		if (w->bytes < WS_QUEUE_HIGH / 2) poke = 1, w->full = 0;
+		pthread_mutex_unlock(&w->mu);
+	}
 	if (uw_eng->threaded && block)
-		uw_threads_flush(c);
+		uw_threads_flush(c, poke);
 	else if (uw_eng->threaded)
 		uw_threads_yield(c);
 	else if (uw_g.s.engine == UW_ENGINE_GEVENT)
@@ -209,6 +237,7 @@ static PyObject *uww_take(PyObject *self, PyObject *unused) {
 	if (m) {
 		w->head = m->next;
 		if (!w->head) w->tail = NULL;
+		w->bytes -= m->len;
 	}
 	int closed = w->closed;
 	pthread_mutex_unlock(&w->mu);

@@ -66,7 +66,8 @@ int uw_core_start(int id, const char *vars, const int *lens, int n, const char *
 /* websockets (api_websocket.c): a whole message for core id's request,
  * copied; the connection closed; whether a message (or the close) waits
  * to be taken; the request is over */
-void uw_ws_push(int id, const char *data, size_t len);
+size_t uw_ws_push(int id, const char *data, size_t len); /* returns the bytes now queued */
+size_t uw_ws_queued(int id);
 void uw_ws_close(int id);
 int uw_ws_pending(int id);
 void uw_ws_reset(int id);

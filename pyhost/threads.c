@@ -190,10 +190,11 @@ static void block_signals(void) {
 
 /* publish hands what own holds over to the hub's core; final adds the end;
  * force waits for the hub to take the last hand-over rather than keep the
- * output for the next one (the thread is about to block). */
+ * output for the next one (the thread is about to block); 2: hand over
+ * even with nothing, so that the hub looks at the core (websockets). */
 static void publish(uw_tcore *t, int final, int force) {
 	uw_core *s = &t->own, *c = t->hub;
-	if (!final && !s->head_len && !s->out_len && s->file_fd < 0) return;
+	if (!final && force < 2 && !s->head_len && !s->out_len && s->file_fd < 0) return;
 	if (load(&t->xfer)) {
 		if (!final && !force && s->out_len < PILE_LIMIT && s->file_fd < 0) return; /* the next publish takes it along */
 		Py_BEGIN_ALLOW_THREADS
@@ -260,10 +261,10 @@ static void publish(uw_tcore *t, int final, int force) {
 	}
 }
 
-void uw_threads_flush(uw_core *c) {
+void uw_threads_flush(uw_core *c, int poke) {
 	uw_tcore *t = self;
 	if (!t || c != &t->own) return;
-	publish(t, 0, 1);
+	publish(t, 0, poke ? 2 : 1);
 }
 
 void uw_threads_yield(uw_core *c) {

@@ -34,6 +34,7 @@ type wsConn struct {
 	ending      bool // our close frame is queued: shut down once it is out
 	told        bool // the request was told the connection closed
 	readLater   bool // bytes came before the switch: read them after it
+	paused      bool // the request has enough queued: no reading until it resumes
 	lastPing    time.Time
 	waitingPong bool
 }
@@ -70,8 +71,13 @@ func (c *conn) upgrade(status string, headers []string) {
 	}
 }
 
-// wsAfterPump reads what came before the switch, once it is done.
+// wsAfterPump reads what came before the switch, once it is done, and
+// again once a paused request resumed.
 func (c *conn) wsAfterPump() {
+	if c.ws != nil && c.ws.paused && c.ref != nil && c.ref.resp.WSResumed() {
+		c.ws.paused = false
+		c.ws.readLater = true
+	}
 	if c.ws != nil && c.ws.readLater && c.state == stApp {
 		c.ws.readLater = false
 		c.wsProcess()
@@ -93,7 +99,7 @@ func (c *conn) wsAppDone(failed bool) {
 
 // wsReadable reads frames; edge triggered: a short read means drained.
 func (c *conn) wsReadable() {
-	for c.state == stApp && c.ws != nil && !c.ws.ending {
+	for c.state == stApp && c.ws != nil && !c.ws.ending && !c.ws.paused {
 		if c.buf == nil {
 			c.buf = c.s.getBuf()
 		}
@@ -141,7 +147,7 @@ func (c *conn) wsRoom() {
 // wsProcess parses the whole frames buffered.
 func (c *conn) wsProcess() {
 	w := c.ws
-	for c.state == stApp && !w.ending && c.r < c.w {
+	for c.state == stApp && !w.ending && !w.paused && c.r < c.w {
 		data := c.buf[c.r:c.w]
 		w.rd.Reset(data)
 		h, err := ws.ReadHeaderBuffer(&w.rd, w.hbuf[:])
@@ -230,8 +236,8 @@ func (c *conn) wsDeliver(op ws.OpCode, msg []byte) {
 	if c.ref == nil || c.finished {
 		return // the app is done: nobody reads any more
 	}
-	if sink := c.ref.resp.WSSink(); sink != nil {
-		sink.WSMessage(msg)
+	if sink := c.ref.resp.WSSink(); sink != nil && !sink.WSMessage(msg) {
+		c.ws.paused = true // reading resumes when the request has taken enough
 	}
 }
 

@@ -74,7 +74,7 @@ def raw_connect(srv, path="/echo", **kw):
     return s, head.decode("latin-1"), rest, key
 
 
-def frame(opcode, payload, fin=True, mask=True):
+def frame(opcode, payload, fin=True, mask=True, key=None):
     b0 = (0x80 if fin else 0) | opcode
     n = len(payload)
     if n < 126:
@@ -85,7 +85,9 @@ def frame(opcode, payload, fin=True, mask=True):
         hdr = struct.pack("!BBQ", b0, (0x80 if mask else 0) | 127, n)
     if not mask:
         return hdr + payload
-    key = os.urandom(4)
+    key = key or os.urandom(4)
+    if key == b"\0\0\0\0":
+        return hdr + key + payload
     return hdr + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
 
 
@@ -416,6 +418,39 @@ def test_one_core_mode_blocks_the_worker_as_uwsgi_does(uwsgo):
     assert read_close(s, rest) == 1007
     s.close()
     assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_a_request_that_does_not_read_stops_the_reading(uwsgo, engine):
+    # a client that floods an app which reads nothing: past 1 MiB queued
+    # the server stops reading the connection, so the client waits in TCP
+    # (its send fails with EAGAIN) instead of the worker's memory growing;
+    # once the app takes its messages, reading goes on and nothing is lost
+    srv = uwsgo(*APP, *engine)
+    nap = {"--gevent": "gevent", "--threads": "threads"}.get(engine[0], "green")
+    s, _, rest, _ = raw_connect(srv, "/lazy?nap=" + nap)
+    one = frame(0x2, b"f" * 16384, key=b"\0\0\0\0")
+    limit = 64 << 20
+    s.setblocking(False)
+    sent, frames, pending, blocked = 0, 0, b"", False
+    while sent < limit:
+        if not pending:
+            pending, frames = one, frames + 1
+        try:
+            n = s.send(pending)
+        except BlockingIOError:
+            blocked = True
+            break
+        sent += n
+        pending = pending[n:]
+    assert blocked, "the server read all %d bytes while the app read nothing" % sent
+    assert requests.get(srv.url + "/release", timeout=REQ_TIMEOUT).text == "released"
+    s.setblocking(True)
+    s.settimeout(REQ_TIMEOUT)
+    s.sendall(pending + frame(0x1, b"end"))
+    op, payload, rest = read_frame(s, rest)
+    assert (op, payload) == (0x1, str(frames).encode())
+    s.close()
 
 
 # ------------------------------------------------------------ autobahn

@@ -6,15 +6,40 @@
                yield, ready_fd, websocket_recv_nb (plain --async too)
 /suspend       the same without the yield (engines that can suspend)
 /proto         handshake with proto="chat" and origin="https://example.org"
+/lazy?nap=E    reads nothing until /release, then counts messages until
+               b"end" and sends the count (E: how to nap on that engine)
+/release       (plain HTTP) lets /lazy go on
 /events        (plain HTTP) what ended each websocket request, as JSON
 /, /hello      (plain HTTP) says hello: the worker still serves
 """
 import json
 import os
+import time
 
 import uwsgi
 
 EVENTS = []
+RELEASED = []
+
+
+def _nap(kind):
+    if kind == "gevent":
+        import gevent
+        gevent.sleep(0.05)
+    elif kind == "threads":
+        time.sleep(0.05)
+    else:
+        uwsgi.async_sleep(0.05)
+        uwsgi.suspend()
+
+
+def _lazy(kind):
+    while not RELEASED:
+        _nap(kind)
+    n = 0
+    while uwsgi.websocket_recv() != b"end":
+        n += 1
+    uwsgi.websocket_send(str(n))
 
 
 def _ended(path, how):
@@ -58,6 +83,10 @@ def application(env, start_response):
         body = json.dumps(EVENTS).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+    if path == "/release":
+        RELEASED.append(1)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"released"]
     if path in ("/", "/hello"):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"hello"]
@@ -77,6 +106,8 @@ def application(env, start_response):
         _echo(path, uwsgi.websocket_send_binary)
     elif path == "/async":
         return _async_form(path, True)
+    elif path == "/lazy":
+        _lazy(env["QUERY_STRING"].partition("=")[2])
     elif path == "/suspend":
         for _ in _async_form(path, False):
             pass
