@@ -618,3 +618,21 @@ def test_side_by_side_deliberate_differences(pair, kind):  # noqa: F811
     assert op == 0x1
     assert payload == (b"abcd" if kind == "uwsgo" else b"\x00")
     s.close()
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_frames_sent_with_the_handshake_are_read(uwsgo, engine):
+    # a client that does not wait for the 101: its first frames arrive
+    # with the request and are read once the connection has switched
+    srv = uwsgo(*APP, *engine)
+    req, _ = handshake_request("/echo")
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT)
+    s.sendall(req + frame(0x1, b"early") + frame(0x1, b"bird"))
+    data = recv_until(s, b"\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    op, payload, rest = read_frame(s, rest)
+    assert payload == b"early"
+    op, payload, rest = read_frame(s, rest)
+    assert payload == b"bird"
+    s.close()
