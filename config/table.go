@@ -202,7 +202,8 @@ var table = []Option{
 	{Name: "websockets-pong-tolerance", Aliases: []string{"websocket-pong-tolerance"}, Kind: KindInt, Arg: "SECONDS", Default: "3", Category: catSockets,
 		Help: "drop a websocket client that has not answered a ping within this long", Field: "WSPongTolerance"},
 	{Name: "http-websockets", Kind: KindFlag, Category: catSockets,
-		Help: "let the HTTP router pass websockets", Status: NotImplemented},
+		Help: "let the HTTP router pass websockets", Status: NoOp,
+		Reason: "--http is an HTTP socket of the workers here, and it passes websockets to the app as it is"},
 	{Name: "http-auto-gzip", Kind: KindFlag, Category: catSockets,
 		Help: "gzip responses marked by the app", Status: NotImplemented},
 

@@ -638,3 +638,15 @@ def test_frames_sent_with_the_handshake_are_read(uwsgo, engine):
     op, payload, rest = read_frame(s, rest)
     assert payload == b"bird"
     s.close()
+
+
+def test_uwsgi_docs_command_line_http_and_http_websockets(uwsgo):
+    # uWSGI's documented `--http :PORT --http-websockets --gevent N`: here
+    # --http is the workers' own HTTP socket, and --http-websockets has
+    # nothing to switch on (the banner says so)
+    from helpers import free_port
+    port = free_port()
+    srv = uwsgo(*APP, "--http", "127.0.0.1:%d" % port, "--http-websockets", "--gevent", "4",
+                proto=None, port=port)
+    assert run(echo_session("ws://127.0.0.1:%d/echo" % port, ["docs"])) == ["docs"]
+    srv.wait_log("accepted, no effect: http-websockets")
