@@ -650,3 +650,31 @@ def test_uwsgi_docs_command_line_http_and_http_websockets(uwsgo):
                 proto=None, port=port)
     assert run(echo_session("ws://127.0.0.1:%d/echo" % port, ["docs"])) == ["docs"]
     srv.wait_log("accepted, no effect: http-websockets")
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_recv_nb_returns_empty_bytes_when_nothing_came(uwsgo, engine):
+    srv = uwsgo(*APP, *engine)
+    s, _, rest, _ = raw_connect(srv, "/nb")
+    op, payload, rest = read_frame(s, rest)
+    assert (op, payload) == (0x1, b"b''")
+    s.sendall(frame(0x1, b"then this"))
+    assert read_frame(s, rest)[:2] == (0x1, b"then this")
+    s.close()
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_frames_arriving_in_small_pieces(uwsgo, engine):
+    # a frame whose header and payload come a few bytes at a time
+    srv = uwsgo(*APP, *engine)
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    payload = os.urandom(35000).hex().encode()   # 70000 bytes of text
+    data = frame(0x1, payload)
+    pieces = [data[:1], data[1:2], data[2:5], data[5:9], data[9:14]]
+    pieces += [data[i:i + 4096] for i in range(14, len(data), 4096)]
+    for p in pieces:
+        s.sendall(p)
+    op, got, rest = read_frame(s, rest)
+    assert (op, got) == (0x1, payload)
+    s.close()

@@ -5,6 +5,8 @@
 /async         uWSGI's async form: wait_fd_read(connection_fd()), suspend,
                yield, ready_fd, websocket_recv_nb (plain --async too)
 /suspend       the same without the yield (engines that can suspend)
+/nb            websocket_recv_nb() before anything can have come, sent back
+               as repr(), then echoes
 /proto         handshake with proto="chat" and origin="https://example.org"
 /lazy?nap=E    reads nothing until /release, then counts messages until
                b"end" and sends the count (E: how to nap on that engine)
@@ -106,6 +108,9 @@ def application(env, start_response):
         _echo(path, uwsgi.websocket_send_binary)
     elif path == "/async":
         return _async_form(path, True)
+    elif path == "/nb":
+        uwsgi.websocket_send(repr(uwsgi.websocket_recv_nb()))
+        _echo(path, uwsgi.websocket_send)
     elif path == "/lazy":
         _lazy(env["QUERY_STRING"].partition("=")[2])
     elif path == "/suspend":
