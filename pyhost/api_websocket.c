@@ -7,7 +7,9 @@
  * (uw_ws_push). websocket_recv() takes from that queue and parks the
  * core while it is empty, as its engine parks one: a green core waits on
  * its connection fd, which the hub reports readable when a message is
- * queued; a gevent greenlet waits on an event; a thread on a condition.
+ * queued; a gevent greenlet waits on an event; a thread on a condition;
+ * the default one-core mode (no green stacks) calls back into the hub,
+ * which turns its loop until something is queued.
  * Messages the app sends are framed here (a server's frames are never
  * masked, so a frame is a 2-10 byte header and the payload) and go out
  * with the core's output, in order, with its back-pressure.

@@ -2,7 +2,9 @@
  * What the C files of the interpreter glue share with each other (not
  * with Go: that is pyhost.h and core.h). Everything here runs on the
  * hub's OS thread with the GIL held; no Go code is ever called from it:
- * green stacks are not Go stacks.
+ * green stacks are not Go stacks. The one exception is websocket_recv()
+ * in the default one-core mode (api_websocket.c), which has no green
+ * stacks: it calls back into the hub to wait.
  */
 #ifndef UWSGO_GLUE_H
 #define UWSGO_GLUE_H
