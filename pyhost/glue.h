@@ -2,7 +2,9 @@
  * What the C files of the interpreter glue share with each other (not
  * with Go: that is pyhost.h and core.h). Everything here runs on the
  * hub's OS thread with the GIL held; no Go code is ever called from it:
- * green stacks are not Go stacks.
+ * green stacks are not Go stacks. The one exception is websocket_recv()
+ * in the default one-core mode (api_websocket.c), which has no green
+ * stacks: it calls back into the hub to wait.
  */
 #ifndef UWSGO_GLUE_H
 #define UWSGO_GLUE_H
@@ -85,6 +87,13 @@ int uw_wsgi_step(uw_core *c);
 /* the app failed: log the traceback; Go answers 500 or cuts the response */
 void uw_wsgi_failed(uw_core *c);
 
+/* wsgi.c: for api_websocket.c */
+int uw_wsgi_commit_head(uw_core *c);
+int uw_wsgi_emit_bytes(uw_core *c, const char *b, size_t n);
+
+/* api_websocket.c */
+int uw_ws_refused(int id);
+
 /* input.c */
 extern PyTypeObject uw_input_type;
 PyObject *uw_input_new(const char *body, size_t len, int fd);
@@ -96,5 +105,7 @@ PyObject *uw_uwsgimodule_init(void);
 void uw_gevent_monkey_patch(void);
 /* the core whose request greenlet runs now, or -1 */
 int uw_gevent_current_core(void);
+/* the core's head and output go to Go now (a greenlet about to wait) */
+void uw_gevent_flush(uw_core *c);
 
 #endif /* UWSGO_GLUE_H */
