@@ -15,12 +15,15 @@ on /text, binary on /binary); the pongs must come back in order with the
 ping's payload (RFC 5.5.3), interleaved with the data in any order; a
 close frame, if any, must be the last thing the server sends, and then
 the server must close the TCP connection. Unless a row says otherwise the
-client ends its frames with a close (1000), so a server that wrongly lets
-a bad frame pass is seen answering that close, with no waiting.
+client closes (1000) once what the row wants before the end has come back,
+so a server that wrongly lets a bad frame pass is seen answering that
+close, with no waiting.
 
-Every row runs on uwsgo under --async --ugreen and under --gevent, and on
-Debian's uWSGI 2.0.21 under --gevent, one server of each for the whole
-module. Where uWSGI 2.0.21 departs from the RFC, UWSGI_DIFFERENCES says
+Every row runs on uwsgo under --async --ugreen and under --gevent, on
+Debian's uWSGI 2.0.21 under --gevent, and on Debian's python3-websockets
+server (tests/websockets_ref.py), which must answer every row as the RFC
+column says: the table is checked against an implementation other than
+the two it compares. One server of each for the whole module. Where uWSGI 2.0.21 departs from the RFC, UWSGI_DIFFERENCES says
 what uWSGI does instead and why (from its core/websockets.c), and the
 uWSGI run asserts exactly that. After every row the worker must still
 serve: a connection opened when the server started echoes again, and so
@@ -55,7 +58,10 @@ TARGETS = {
     "uwsgo-gevent": ("uwsgo", ["--gevent", "100"]),
     # uWSGI with its master: a worker that crashes is replaced (see UWSGI_CRASHES)
     "uwsgi-gevent": ("uwsgi", ["--plugin", "gevent_python3", "--gevent", "100", "--master"]),
+    # the RFC column checked against an independent implementation (tests/websockets_ref.py)
+    "websockets-ref": ("ref", []),
 }
+REF = str(REPO / "tests" / "websockets_ref.py")
 
 # ---------------------------------------------------------------- the frame writer
 
@@ -108,6 +114,15 @@ def CL(code=None, reason=b"", **kw):
     return frame(CLOSE, body, **kw)
 
 
+class Await:
+    """In a row's frames: send nothing more until n messages, pings or
+    pongs have come back (a server may fail the connection without first
+    echoing what came just ahead of the bad frame)."""
+
+    def __init__(self, n):
+        self.n = n
+
+
 def frags(opcode, parts):
     """A message sent as len(parts) frames: opcode, then continuations."""
     out = []
@@ -155,10 +170,13 @@ TOO_BIG = closes(1009)        # a message over --websockets-max-size
 
 class Case:
     """One row. send: frames (lists are flattened). want: the answer, the
-    end of the connection implied. end: append the client's close (1000).
-    chop: None sends everything in one write, an int sends it in writes of
-    that many bytes, "frames" one frame per write. eof: the client shuts
-    its side after sending (a client that goes away)."""
+    end of the connection implied. end: once the messages and pongs that
+    want holds have come back, the client closes (1000) (a server may
+    answer a close before the messages that came ahead of it, RFC 7.1.2;
+    waiting for them keeps the rows exact). chop: None sends the frames in
+    one write, an int in writes of that many bytes, "frames" one frame per
+    write. eof: the client shuts its side after sending (a client that
+    goes away)."""
 
     def __init__(self, id, what, send, want, end=True, chop=None, eof=False):
         self.id = id
@@ -166,13 +184,19 @@ class Case:
         flat = []
         for f in send:
             flat.extend(f if isinstance(f, list) else [f])
-        if end:
-            flat.append(CL(1000))
-        self.frames = flat
+        self.steps = [[]]
+        for f in flat:
+            if isinstance(f, Await):
+                self.steps.append(f)
+                self.steps.append([])
+            else:
+                self.steps[-1].append(f)
+        self.frames = [f for f in flat if not isinstance(f, Await)]
+        self.end = end
         self.want = list(want)
         self.chop = chop
         self.eof = eof
-        first_data = next((f[0] & 0x0F for f in flat if f[0] & 0x0F in (TEXT, BINARY)), TEXT)
+        first_data = next((f[0] & 0x0F for f in self.frames if f[0] & 0x0F in (TEXT, BINARY)), TEXT)
         self.path = "/binary" if first_data == BINARY else "/text"
 
 
@@ -224,13 +248,13 @@ FRAME_CASES = [
     Case("1.3.2", "a zero masking key", [T(b"zero mask", mask=b"\0\0\0\0")], [text(b"zero mask"), BYE]),
     Case("1.4.1", "an unmasked text frame (RFC 5.1: the server MUST close)", [T(b"bare", mask=None)], [FAIL]),
     Case("1.4.2", "an unmasked binary frame", [B(b"bare", mask=None)], [FAIL]),
-    Case("1.4.3", "a text message, then an unmasked ping", [T(b"ok"), PI(b"bare", mask=None)], [text(b"ok"), FAIL]),
+    Case("1.4.3", "a text message, then an unmasked ping", [T(b"ok"), Await(1), PI(b"bare", mask=None)], [text(b"ok"), FAIL]),
     Case("1.4.4", "a 64-bit length with the most significant bit set (RFC 5.2)",
          [frame(BINARY, b"", length=1 << 63)], [closes(1002, 1009)], end=False),
     Case("1.5.1", "the client goes away in the middle of a header", [T(b"gone")[:1]], [], end=False, eof=True),
     Case("1.5.2", "the client goes away in the middle of a payload", [T(ascii_payload(100))[:30]], [],
          end=False, eof=True),
-    Case("1.5.3", "the client goes away after a message, without a close", [T(b"last")], [text(b"last")],
+    Case("1.5.3", "the client goes away after a message, without a close", [T(b"last"), Await(1)], [text(b"last")],
          end=False, eof=True),
 
     # ------------------------------------------------------------ 2 pings and pongs
@@ -248,8 +272,8 @@ FRAME_CASES = [
 
     # ------------------------------------------------------------ 3 reserved bits (no extension was agreed)
     Case("3.1", "text with RSV1", [T(b"rsv", rsv=4)], [FAIL]),
-    Case("3.2", "text, text with RSV2, ping", [T(b"ok"), T(b"rsv", rsv=2), PI(b"p")], [text(b"ok"), FAIL]),
-    Case("3.3", "text, text with RSV1+RSV2, ping, a frame per write", [T(b"ok"), T(b"rsv", rsv=6), PI(b"p")],
+    Case("3.2", "text, text with RSV2, ping", [T(b"ok"), Await(1), T(b"rsv", rsv=2), PI(b"p")], [text(b"ok"), FAIL]),
+    Case("3.3", "text, text with RSV1+RSV2, ping, a frame per write", [T(b"ok"), Await(1), T(b"rsv", rsv=6), PI(b"p")],
          [text(b"ok"), FAIL], chop="frames"),
     Case("3.4", "binary with RSV3", [B(b"rsv", rsv=1)], [FAIL]),
     Case("3.5", "binary with RSV1+RSV3", [B(bin_payload(10), rsv=5)], [FAIL]),
@@ -261,16 +285,16 @@ FRAME_CASES = [
     # ------------------------------------------------------------ 4 opcodes (RFC 5.2: reserved ones fail)
     Case("4.1.1", "reserved data opcode 3, empty", [frame(3)], [FAIL]),
     Case("4.1.2", "reserved data opcode 4 with a payload", [frame(4, b"reserved")], [FAIL]),
-    Case("4.1.3", "text, opcode 5, ping", [T(b"ok"), frame(5), PI(b"p")], [text(b"ok"), FAIL]),
-    Case("4.1.4", "text, opcode 6 with a payload, ping", [T(b"ok"), frame(6, b"x"), PI(b"p")], [text(b"ok"), FAIL]),
-    Case("4.1.5", "text, opcode 7, ping, a frame per write", [T(b"ok"), frame(7, b"x"), PI(b"p")],
+    Case("4.1.3", "text, opcode 5, ping", [T(b"ok"), Await(1), frame(5), PI(b"p")], [text(b"ok"), FAIL]),
+    Case("4.1.4", "text, opcode 6 with a payload, ping", [T(b"ok"), Await(1), frame(6, b"x"), PI(b"p")], [text(b"ok"), FAIL]),
+    Case("4.1.5", "text, opcode 7, ping, a frame per write", [T(b"ok"), Await(1), frame(7, b"x"), PI(b"p")],
          [text(b"ok"), FAIL], chop="frames"),
     Case("4.2.1", "reserved control opcode 0xB, empty", [frame(0xB)], [FAIL]),
     Case("4.2.2", "reserved control opcode 0xC with a payload", [frame(0xC, b"reserved")], [FAIL]),
-    Case("4.2.3", "text, opcode 0xD, ping", [T(b"ok"), frame(0xD), PI(b"p")], [text(b"ok"), FAIL]),
-    Case("4.2.4", "text, opcode 0xE with a payload, ping", [T(b"ok"), frame(0xE, b"x"), PI(b"p")],
+    Case("4.2.3", "text, opcode 0xD, ping", [T(b"ok"), Await(1), frame(0xD), PI(b"p")], [text(b"ok"), FAIL]),
+    Case("4.2.4", "text, opcode 0xE with a payload, ping", [T(b"ok"), Await(1), frame(0xE, b"x"), PI(b"p")],
          [text(b"ok"), FAIL]),
-    Case("4.2.5", "text, opcode 0xF, ping, a frame per write", [T(b"ok"), frame(0xF, b"x"), PI(b"p")],
+    Case("4.2.5", "text, opcode 0xF, ping, a frame per write", [T(b"ok"), Await(1), frame(0xF, b"x"), PI(b"p")],
          [text(b"ok"), FAIL], chop="frames"),
 
     # ------------------------------------------------------------ 5 fragmentation
@@ -575,6 +599,9 @@ def ws_connect(port, path="/text"):
     return Conn(sock, rest)
 
 
+MESSAGES = ("text", "binary", "ping", "pong")
+
+
 def parse_frame(buf):
     """(fin, rsv, opcode, masked, payload, rest) of the server's first frame, or None if incomplete."""
     if len(buf) < 2:
@@ -607,10 +634,14 @@ def read_events(conn, count=None):
     ("ping"|"pong", payload), ("close", code or None or "short"),
     ("bad", why) for a frame no server may send, and last ("eof",) when
     the server closed the connection or ("open",) when it did not within
-    REQ_TIMEOUT. With count, stop after that many events instead."""
+    REQ_TIMEOUT. With count, stop once that many messages and pings or
+    pongs have come, unless a close came first."""
     events, partial = [], None
     deadline = time.monotonic() + REQ_TIMEOUT
-    while count is None or len(events) < count:
+    while True:
+        if count is not None and not any(e[0] == "close" for e in events) and \
+                sum(e[0] in MESSAGES for e in events) >= count:
+            break
         f = parse_frame(conn.buf)
         if f is None:
             left = deadline - time.monotonic()
@@ -663,21 +694,43 @@ def read_events(conn, count=None):
     return events
 
 
-def send_frames(conn, case):
-    data = b"".join(case.frames)
-    if case.chop is None:
-        chunks = [data]
-    elif case.chop == "frames":
-        chunks = case.frames
-    else:
-        chunks = pieces(data, case.chop)
+def send(conn, chunks):
     try:
         for c in chunks:
             conn.sock.sendall(c)
-        if case.eof:
-            conn.sock.shutdown(socket.SHUT_WR)
     except (BrokenPipeError, ConnectionResetError):
         pass   # the server gave up early; what it sent before is still to be read
+
+
+def exchange(conn, case, want):
+    """Send the row's frames, and its close when want's messages are back; return the events."""
+    got = []
+
+    def ended():
+        return got and got[-1][0] in ("eof", "open") or any(e[0] == "close" for e in got)
+
+    for step in case.steps:
+        if isinstance(step, Await):
+            got += read_events(conn, count=step.n - sum(e[0] in MESSAGES for e in got))
+            if ended():
+                return got
+            continue
+        if case.chop is None:
+            chunks = [b"".join(step)]
+        elif case.chop == "frames":
+            chunks = step
+        else:
+            chunks = pieces(b"".join(step), case.chop)
+        send(conn, chunks)
+    if case.eof:
+        conn.sock.shutdown(socket.SHUT_WR)
+    if not case.end:
+        return got + read_events(conn)
+    got += read_events(conn, count=sum(e[0] in MESSAGES for e in want) - sum(e[0] in MESSAGES for e in got))
+    if ended():
+        return got
+    send(conn, [CL(1000)])
+    return got + read_events(conn)
 
 
 def judge(want, got):
@@ -748,8 +801,10 @@ class Target:
             self.name, show(got))
         fresh = ws_connect(self.srv.port)
         try:
-            fresh.sock.sendall(T(b"fresh") + CL(1000))
-            got = read_events(fresh)
+            fresh.sock.sendall(T(b"fresh"))
+            got = read_events(fresh, count=1)
+            fresh.sock.sendall(CL(1000))
+            got += read_events(fresh)
         finally:
             fresh.close()
         assert judge([text(b"fresh"), BYE], got), "%s: a new connection answered %s" % (self.name, show(got))
@@ -771,10 +826,17 @@ class Target:
 def target(request, tmp_path_factory):
     kind, engine = TARGETS[request.param]
     port = free_port()
-    base = [uwsgo_bin()] if kind == "uwsgo" else uwsgi_argv()
-    argv = base + ["--http-socket", "127.0.0.1:%d" % port] + engine + COMMON
+    if kind == "ref":
+        try:
+            import websockets  # noqa: F401
+        except ImportError:
+            pytest.fail("python3-websockets is missing (make deps)", pytrace=False)
+        argv = ["/usr/bin/python3", REF, port, MAX]
+    else:
+        base = [uwsgo_bin()] if kind == "uwsgo" else uwsgi_argv()
+        argv = base + ["--http-socket", "127.0.0.1:%d" % port] + engine + COMMON
     log = tmp_path_factory.mktemp(request.param) / "server.log"
-    srv = Server(argv, port, log, child_env(), REPO, False)
+    srv = Server([str(a) for a in argv], port, log, child_env(), REPO, False)
     srv.kind = kind
     try:
         srv.wait_ready()
@@ -787,7 +849,7 @@ def target(request, tmp_path_factory):
     yield t
     t.bystander.close()
     problems = srv.stop()
-    if problems and kind == "uwsgo":
+    if problems and kind != "uwsgi":
         pytest.fail("%s: %s\n%s" % (request.param, "; ".join(problems), tail(srv.log)), pytrace=False)
 
 
@@ -804,8 +866,7 @@ def test_frames(target, case):
     want, why = expected(target, case.id, case.want)
     conn = ws_connect(target.srv.port, case.path)
     try:
-        send_frames(conn, case)
-        got = read_events(conn)
+        got = exchange(conn, case, want)
     finally:
         conn.close()
     note = "uWSGI 2.0.21 differs from the RFC here: %s" % why if why else "from RFC 6455"
@@ -827,10 +888,12 @@ def hs_with(name, value):
 
 
 class HCase:
-    """A handshake: the request's bytes and the status that must answer it."""
+    """A handshake: the request's bytes and the statuses that may answer it.
+    A 426 must say what to upgrade to (RFC 9110 15.5.22): the header
+    need426 names, with its value."""
 
-    def __init__(self, id, what, raw, want):
-        self.id, self.what, self.raw, self.want = id, what, raw, want
+    def __init__(self, id, what, raw, want, need426=("upgrade", "websocket")):
+        self.id, self.what, self.raw, self.want, self.need426 = id, what, raw, want, need426
 
 
 RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="          # RFC 6455 1.3's example
@@ -846,14 +909,15 @@ HANDSHAKE_CASES = [
     HCase("h.5", "a key of 10 bytes, not 16 (RFC 4.1)", handshake_request("/text", key="dGhlIHNhbXBsZQ=="), {400}),
     HCase("h.6", "a key that is not base64", handshake_request("/text", key="not base64 at all!"), {400}),
     HCase("h.7", "Sec-WebSocket-Version 8 (RFC 4.2.2: 426 or another error)",
-          handshake_request("/text", extra=hs_with("Sec-WebSocket-Version", "8")), {400, 426}),
+          handshake_request("/text", extra=hs_with("Sec-WebSocket-Version", "8")), {400, 426},
+          need426=("sec-websocket-version", "13")),
     HCase("h.8", "no Sec-WebSocket-Version", handshake_request("/text", extra=hs_without("Sec-WebSocket-Version")),
-          {400, 426}),
+          {400, 426}, need426=("sec-websocket-version", "13")),
     HCase("h.9", "a POST (RFC 4.2.1: the handshake is a GET)", handshake_request("/text", method="POST"), {400, 405}),
-    HCase("h.10", "no Upgrade header", handshake_request("/text", extra=hs_without("Upgrade")), {400}),
-    HCase("h.11", "Upgrade: h2c", handshake_request("/text", extra=hs_with("Upgrade", "h2c")), {400}),
+    HCase("h.10", "no Upgrade header", handshake_request("/text", extra=hs_without("Upgrade")), {400, 426}),
+    HCase("h.11", "Upgrade: h2c", handshake_request("/text", extra=hs_with("Upgrade", "h2c")), {400, 426}),
     HCase("h.12", "Connection: keep-alive, without Upgrade",
-          handshake_request("/text", extra=hs_with("Connection", "keep-alive")), {400}),
+          handshake_request("/text", extra=hs_with("Connection", "keep-alive")), {400, 426}),
     HCase("h.13", "HTTP/1.0 (RFC 4.2.1: HTTP/1.1 or higher)", handshake_request("/text", version="HTTP/1.0"), {400}),
 ]
 
@@ -894,7 +958,9 @@ def test_handshake(target, case):
         if key[0] == RFC_KEY:
             assert headers["sec-websocket-accept"] == RFC_ACCEPT
     if status == 426:
-        assert headers.get("sec-websocket-version") == "13", "426 without Sec-WebSocket-Version: 13 (RFC 4.2.2)"
+        name, value = case.need426
+        assert headers.get(name, "").lower() == value, "%s on %s: a 426 without %s: %s" % (
+            case.id, target.name, name, value)
     target.still_serving()
 
 
