@@ -19,15 +19,16 @@ client closes (1000) once what the row wants before the end has come back,
 so a server that wrongly lets a bad frame pass is seen answering that
 close, with no waiting.
 
-Every row runs on uwsgo under --async --ugreen and under --gevent, on
-Debian's uWSGI 2.0.21 under --gevent, and on Debian's python3-websockets
-server (tests/websockets_ref.py), which must answer every row as the RFC
-column says: the table is checked against an implementation other than
-the two it compares. One server of each for the whole module. Where uWSGI 2.0.21 departs from the RFC, UWSGI_DIFFERENCES says
-what uWSGI does instead and why (from its core/websockets.c), and the
-uWSGI run asserts exactly that. After every row the worker must still
-serve: a connection opened when the server started echoes again, and so
-does a new one.
+Every row runs on uwsgo under --async with --ugreen and with --greenlet,
+and under --gevent; on Debian's uWSGI 2.0.21 under --gevent; and on
+Debian's python3-websockets server (tests/websockets_ref.py), which must
+answer every row as the RFC column says, so that the table is checked
+against an implementation other than the two it compares. One server of
+each for the whole module. Where uWSGI 2.0.21 departs from the RFC,
+UWSGI_DIFFERENCES says what uWSGI does instead and why (from its
+core/websockets.c), and the uWSGI run asserts exactly that. After every
+row the worker must still serve: a connection opened when the server
+started echoes again, and so does a new one.
 
 HANDSHAKE_CASES do the same for the opening handshake (RFC 6455 4.2).
 """
@@ -55,6 +56,7 @@ COMMON = ["--wsgi-file", APP, "--websockets-max-size", str(MAX_KIB),
 
 TARGETS = {
     "uwsgo-ugreen": ("uwsgo", ["--async", "100", "--ugreen"]),
+    "uwsgo-greenlet": ("uwsgo", ["--async", "100", "--greenlet"]),
     "uwsgo-gevent": ("uwsgo", ["--gevent", "100"]),
     # uWSGI with its master: a worker that crashes is replaced (see UWSGI_CRASHES)
     "uwsgi-gevent": ("uwsgi", ["--plugin", "gevent_python3", "--gevent", "100", "--master"]),
