@@ -855,11 +855,11 @@ def target(request, tmp_path_factory):
     try:
         srv.wait_ready()
         wait_serving(srv)
+        t = Target(request.param, srv)
     except Exception as e:
         srv.stop()
-        pytest.fail("%s did not start (%s): %s\n%s" % (request.param, " ".join(argv), e, tail(srv.log)),
+        pytest.fail("%s did not start (%s): %s\n%s" % (request.param, " ".join(map(str, argv)), e, tail(srv.log)),
                     pytrace=False)
-    t = Target(request.param, srv)
     yield t
     t.bystander.close()
     problems = srv.stop()
