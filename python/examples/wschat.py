@@ -277,21 +277,28 @@ function line(cls, who, text, id) {
   log.scrollTop = log.scrollHeight;
 }
 
+function here(members) {
+  status.textContent = "connected to " + joined[1] + " as " + joined[0] + " (" + members + " here)";
+}
+
 function connect() {
   const [user, room] = joined;
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  // after a reconnect, ask for what came since the last message shown
+  const q = last ? {room: room, user: user, since: last} : {room: room, user: user};
   const url = proto + "//" + location.host + location.pathname.replace(/[^/]*$/, "") + "ws?" +
-    new URLSearchParams({room: room, user: user, since: last});
+    new URLSearchParams(q);
   const sock = ws = new WebSocket(url);
   status.textContent = "connecting...";
   sock.onmessage = ev => {
     const m = JSON.parse(ev.data);
     if (m.type === "welcome") {
       if (m.last < last) { last = 0; log.textContent = ""; }   // the server restarted
-      status.textContent = "connected to " + m.room + " as " + m.user + " (" + m.members + " here)";
+      here(m.members);
     } else if (m.type === "msg" && m.id > last) {
       line("msg", m.user, m.text, m.id);
       last = m.id;
+      here(m.members);
     } else if (m.type === "error") {
       line("error", "", m.error);
     }
