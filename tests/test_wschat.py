@@ -8,7 +8,8 @@ Debian's uWSGI 2.0.21 under --gevent side by side.
   it sent them
 - bad input: a plain GET of the WebSocket URL and bad names get 400, a
   message that is too long or not UTF-8 gets an error frame, and the
-  connection (and the others) go on
+  connection (and the others) go on; without a suspend engine (plain
+  --async) the app refuses the WebSocket with a 500 that says why
 """
 import asyncio
 import json
@@ -248,3 +249,15 @@ def test_bad_input(chat, name):
         await c.close()
 
     asyncio.run(talk())
+
+
+@pytest.mark.parametrize("kind", ["uwsgo", "uwsgi"])
+def test_plain_async_is_refused(uwsgo, pair, kind):  # noqa: F811
+    """Without a suspend engine the member loop would spin: the app says so instead."""
+    opts = APP + ["--async", "10"]
+    srv = uwsgo(*opts) if kind == "uwsgo" else pair("uwsgi", *opts)
+    r = requests.get(srv.url + "/ws?room=lobby&user=x", timeout=REQ_TIMEOUT,
+                     headers={"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert r.status_code == 500 and "--ugreen or --greenlet, or --gevent" in r.text
+    assert requests.get(srv.url + "/", timeout=REQ_TIMEOUT).status_code == 200

@@ -31,6 +31,8 @@ How a core waits depends on the engine:
   --gevent (uwsgo and uWSGI): gevent.select.poll() on both fds: the
       greenlet waits in gevent's hub (uWSGI's async calls do not apply
       there, and uwsgo's raise).
+  plain --async, or no --async: refused with a 500 (uwsgi.suspend() would
+      return at once, and the loop would spin).
 
 Protocol: GET /ws?room=NAME&user=NAME[&since=ID] upgrades to a WebSocket.
 The client sends text frames, each one message. The server sends JSON
@@ -111,14 +113,20 @@ def send(obj):
     uwsgi.websocket_send(json.dumps(obj).encode())
 
 
-def on_gevent():
-    # uWSGI and uwsgo both list the options they run with in uwsgi.opt.
-    return "gevent" in getattr(uwsgi, "opt", {})
+def engine():
+    """"gevent", "green" (a core can switch away from anywhere) or None.
+    uWSGI and uwsgo both list the options they run with in uwsgi.opt."""
+    opt = getattr(uwsgi, "opt", {})
+    if "gevent" in opt:
+        return "gevent"
+    if "ugreen" in opt or "greenlet" in opt:
+        return "green"
+    return None
 
 
 def make_waiter(ws_fd, wake_fd):
     """wait(): return once either fd is readable (or KEEPALIVE seconds passed)."""
-    if on_gevent():
+    if engine() == "gevent":
         import select
         import gevent.select   # its poll() has no FD_SETSIZE limit, unlike its select()
 
@@ -213,6 +221,11 @@ def application(environ, start_response):
     if environ.get("HTTP_UPGRADE", "").lower() != "websocket" or "HTTP_SEC_WEBSOCKET_KEY" not in environ:
         return bad_request(start_response, "this is the chat's WebSocket: connect with a WebSocket client")
 
+    if engine() is None:
+        # without a suspend engine uwsgi.suspend() returns at once: the
+        # member loop would spin instead of wait
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        return [b"wschat needs --async N with --ugreen or --greenlet, or --gevent N\n"]
     uwsgi.websocket_handshake()   # 101 Switching Protocols; raises IOError on a bad key or version
     room = rooms.get(room_name)
     if room is None:
