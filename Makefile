@@ -57,7 +57,7 @@ TEST_PACKAGES := \
 	python3-pytest python3-requests python3-venv \
 	curl wrk strace linux-perf iproute2 \
 	uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-greenlet-python3 uwsgi-plugin-gevent-python3 $(UWSGIDECORATORS) python3-cachelib gunicorn \
-	chromium python3-websockets
+	chromium python3-websockets python3-autobahn
 DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 # The Debian roots that carry the other Pythons (tests/pythons/mkroot.sh).

@@ -24,6 +24,9 @@ func Defaults() Options {
 		SocketTimeout:     DefaultSocketTimeout,
 		HTTPTimeout:       DefaultHTTPTimeout,
 		MaxVars:           DefaultMaxVars,
+		WSMaxSize:         1024,
+		WSPingFreq:        30,
+		WSPongTolerance:   3,
 		ReloadMercy:       DefaultReloadMercy,
 		WorkerReloadMercy: DefaultWorkerMercy,
 	}
@@ -101,10 +104,14 @@ func (o *Options) Validate() error {
 	for _, v := range []struct {
 		name string
 		n    int
-	}{{"max-vars", o.MaxVars}, {"socket-timeout", o.SocketTimeout}, {"http-timeout", o.HTTPTimeout}} {
+	}{{"max-vars", o.MaxVars}, {"socket-timeout", o.SocketTimeout}, {"http-timeout", o.HTTPTimeout},
+		{"websockets-max-size", o.WSMaxSize}, {"websockets-pong-tolerance", o.WSPongTolerance}} {
 		if v.n <= 0 {
 			return fmt.Errorf("--%s %d: must be at least 1", v.name, v.n)
 		}
+	}
+	if err := nonNegative("websockets-ping-freq", o.WSPingFreq); err != nil {
+		return err
 	}
 	if o.Listen <= 0 {
 		return fmt.Errorf("--listen %d: the backlog must be at least 1", o.Listen)

@@ -91,6 +91,7 @@ func TestAllFlags(t *testing.T) {
 	want = Options{
 		SocketTimeout: want.SocketTimeout, HTTPTimeout: want.HTTPTimeout, MaxVars: want.MaxVars,
 		ReloadMercy: want.ReloadMercy, WorkerReloadMercy: want.WorkerReloadMercy,
+		WSMaxSize: want.WSMaxSize, WSPingFreq: want.WSPingFreq, WSPongTolerance: want.WSPongTolerance,
 		Module: "pkg.web", Callable: "app",
 		PythonPath: []string{"/a", "/b", "c"}, Chdir: "/srv", Env: []string{"A=1", "B=x,y"},
 		Sockets:     []string{":3031", "/tmp/u.sock", "127.0.0.1:3032"},

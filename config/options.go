@@ -43,6 +43,10 @@ type Options struct {
 	NoDeferAccept bool     // --no-defer-accept: no TCP_DEFER_ACCEPT on TCP listeners
 	LimitPost     int64    // --limit-post BYTES (0: no limit)
 
+	WSMaxSize       int // --websockets-max-size KiB (default 1024)
+	WSPingFreq      int // --websockets-ping-freq SECONDS (default 30; 0: never)
+	WSPongTolerance int // --websockets-pong-tolerance SECONDS (default 3)
+
 	// Cores and engines
 	Async            int    // --async N (0: one core, no async)
 	UGreen           bool   // --ugreen

@@ -30,6 +30,9 @@ type Request struct {
 	BodyFile *os.File
 	// Resp receives the response.
 	Resp *Response
+	// ConnFD is the client connection's fd (uwsgi.connection_fd()); 0
+	// when there is none (a signal handler's job).
+	ConnFD int
 }
 
 // Head is the status line and headers given to start_response.
@@ -58,6 +61,34 @@ type Response struct {
 	logVars  string // uwsgi.set_logvar's, "key\x00value\x00" ...
 	logThis  bool   // uwsgi.log_this_request() was called
 	app      int    // which of the worker's apps (mounts) serves it
+
+	ws WSSink // after a 101: where the connection's messages go
+}
+
+// WSSink receives what a connection switched to websocket mode reads:
+// whole messages, then the end. The hub sets it when the app answers
+// 101; the network plane calls it on the loop's thread.
+type WSSink interface {
+	// WSMessage: a whole message (text or binary) arrived; the slice is
+	// the sink's.
+	WSMessage(data []byte)
+	// WSClosed: the connection closed, or is closing; no more messages.
+	WSClosed()
+}
+
+// SetWSSink makes s the receiver of the connection's websocket messages
+// (before the 101 head is set).
+func (r *Response) SetWSSink(s WSSink) {
+	r.mu.Lock()
+	r.ws = s
+	r.mu.Unlock()
+}
+
+// WSSink is what SetWSSink set, or nil.
+func (r *Response) WSSink() WSSink {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ws
 }
 
 // SetApp records which app serves the request (for the stats).

@@ -96,8 +96,9 @@ type Hub struct {
 	router *mounts.Router
 
 	plane     atomic.Pointer[planeBox]
-	planeWake atomic.Bool // the plane has work: Turn before sleeping
-	planeFDs  []bool      // by fd number: watched by the network plane
+	planeWake atomic.Bool     // the plane has work: Turn before sleeping
+	planeFDs  []bool          // by fd number: watched by the network plane
+	ws        map[int]*wsLink // websocket connections, by fd (websocket.go)
 
 	masterBuf []byte // messages from the master (jobs.go)
 
@@ -134,6 +135,7 @@ type coreState struct {
 	drainFn func()
 	started time.Time // when the request went to the core
 	job     bool      // the core runs a job (jobs.go), not a request
+	ws      *wsLink   // the request answered 101 (websocket.go)
 	// why a held core was woken, kept until the client drains
 	heldReady    int
 	heldTimedOut bool
@@ -504,6 +506,11 @@ func (h *Hub) startRequest(id int, req *exchange.Request, job *job) {
 	if app != 0 {
 		req.Resp.SetApp(app)
 	}
+	connFD := req.ConnFD
+	if connFD <= 0 {
+		connFD = -1
+	}
+	h.py.Core(id).SetConnFD(connFD)
 	if err := h.py.StartCore(id, app, req.Vars, req.Scheme, req.Body, bodyFD); err != nil {
 		fmt.Fprintf(os.Stderr, "core %d: %v\n", id, err)
 		req.Resp.Finish(err)
@@ -544,6 +551,9 @@ func (h *Hub) handle(id int) {
 	if ev&pyhost.EvOut != 0 {
 		if status, headers, ok := core.TakeHead(); ok {
 			end.Head = &exchange.Head{Status: status, Headers: headers}
+			if isUpgrade(status) {
+				h.upgrade(id, resp)
+			}
 			if !done || ev&pyhost.EvFile != 0 {
 				resp.SetHead(end.Head)
 			}
@@ -567,6 +577,9 @@ func (h *Hub) handle(id int) {
 		end.LogVars, end.LogThis = core.LogVars()
 		if core.Failed() {
 			end.Err = errApp
+		}
+		if st.ws != nil {
+			st.ws.end()
 		}
 		core.Release()
 		resp.End(end)
@@ -652,6 +665,10 @@ func (h *Hub) addWaiter(fd int, w fdWaiter) {
 
 // rearm makes the epoll registration of fd match its waiters.
 func (h *Hub) rearm(fd int, fw *fdWaiters) {
+	if l := h.ws[fd]; l != nil {
+		h.wsRearm(fd, fw, l)
+		return
+	}
 	if h.isPlaneFD(fd) {
 		// The app's fd was closed and its number now belongs to a
 		// connection: report it ready (as poll would a closed fd) and

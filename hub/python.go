@@ -50,6 +50,13 @@ type Core interface {
 	// log_this_request); read before Release.
 	LogVars() (vars string, logThis bool)
 	Abort()
+	// SetConnFD: the request's connection fd, before StartCore (-1: none).
+	SetConnFD(fd int)
+	// Websockets (hub/websocket.go): queue a message for the request,
+	// tell it the connection closed, and whether either waits for it.
+	WSPush(msg []byte)
+	WSClose()
+	WSPending() bool
 	SetHold(bool)
 	Parked() bool
 	Resume(readyFD int, timedOut bool)

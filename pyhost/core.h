@@ -36,6 +36,7 @@ enum { UW_WAIT_READ = 1, UW_WAIT_WRITE = 2 };
 typedef struct uw_core {
 	int id;
 	int app; /* which of the worker's apps serves the request (set by Go) */
+	int conn_fd; /* the client's connection, uwsgi.connection_fd() (set by Go; -1: none) */
 	int state;
 	int events;    /* UW_EV_* bits not yet consumed by Go */
 	int in_events; /* already listed in uw_hub.events */

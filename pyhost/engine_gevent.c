@@ -149,6 +149,11 @@ void uw_gevent_monkey_patch(void) {
 }
 
 
+void uw_gevent_flush(uw_core *c) {
+	uw_event(c, UW_EV_OUT);
+	gevent_kick();
+}
+
 static void gevent_rearm(void) { gevent_kicked = 0; }
 
 const uw_engine uw_engine_gevent = {

@@ -85,6 +85,13 @@ int uw_wsgi_step(uw_core *c);
 /* the app failed: log the traceback; Go answers 500 or cuts the response */
 void uw_wsgi_failed(uw_core *c);
 
+/* wsgi.c: for api_websocket.c */
+int uw_wsgi_commit_head(uw_core *c);
+int uw_wsgi_emit_bytes(uw_core *c, const char *b, size_t n);
+
+/* api_websocket.c */
+int uw_ws_refused(int id);
+
 /* input.c */
 extern PyTypeObject uw_input_type;
 PyObject *uw_input_new(const char *body, size_t len, int fd);
@@ -96,5 +103,7 @@ PyObject *uw_uwsgimodule_init(void);
 void uw_gevent_monkey_patch(void);
 /* the core whose request greenlet runs now, or -1 */
 int uw_gevent_current_core(void);
+/* the core's head and output go to Go now (a greenlet about to wait) */
+void uw_gevent_flush(uw_core *c);
 
 #endif /* UWSGO_GLUE_H */

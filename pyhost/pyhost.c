@@ -639,6 +639,7 @@ static void core_release_tramp(void *a) { core_release_impl(*(int *)a); }
 void uw_core_resume(int id) { uw_on_loop_stack(core_resume_tramp, &id); }
 void uw_core_release(int id) {
 	uw_api_process_request_done(id);
+	uw_ws_reset(id);
 	uw_on_loop_stack(core_release_tramp, &id);
 }
 

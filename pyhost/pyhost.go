@@ -417,6 +417,25 @@ func (k Core) LogVars() (vars string, logThis bool) {
 	return vars, this != 0
 }
 
+// SetConnFD records the request's connection fd (uwsgi.connection_fd();
+// -1: none), before StartCore.
+func (k Core) SetConnFD(fd int) { k.c.conn_fd = C.int(fd) }
+
+// WSPush queues a whole websocket message for the core's request (copied).
+func (k Core) WSPush(msg []byte) {
+	var p *C.char
+	if len(msg) > 0 {
+		p = (*C.char)(unsafe.Pointer(&msg[0]))
+	}
+	C.uw_ws_push(k.c.id, p, C.size_t(len(msg)))
+}
+
+// WSClose tells the core's request its websocket connection is closed.
+func (k Core) WSClose() { C.uw_ws_close(k.c.id) }
+
+// WSPending reports whether a message (or the close) waits to be taken.
+func (k Core) WSPending() bool { return C.uw_ws_pending(k.c.id) != 0 }
+
 // Abort tells the core the client went away.
 func (k Core) Abort() { k.c.aborted = 1 }
 

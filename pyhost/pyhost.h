@@ -63,6 +63,13 @@ int uw_cores_init(char *err, size_t errlen);
  * vars: n strings back to back, lens[i] bytes each (key, value, ...). */
 int uw_core_start(int id, const char *vars, const int *lens, int n, const char *scheme,
                   const char *body, size_t body_len, int body_fd);
+/* websockets (api_websocket.c): a whole message for core id's request,
+ * copied; the connection closed; whether a message (or the close) waits
+ * to be taken; the request is over */
+void uw_ws_push(int id, const char *data, size_t len);
+void uw_ws_close(int id);
+int uw_ws_pending(int id);
+void uw_ws_reset(int id);
 /* uw_core_release returns a finished core to the free state. */
 void uw_core_release(int id);
 /* uw_core_resume makes a parked core runnable again. */

@@ -268,6 +268,15 @@ static int emit(uw_core *c, PyObject *data) {
 	return r;
 }
 
+/* the head and raw body bytes, for the websocket calls (api_websocket.c):
+ * nothing is dropped or split, so frames stay whole */
+int uw_wsgi_commit_head(uw_core *c) { return commit_head(c); }
+
+int uw_wsgi_emit_bytes(uw_core *c, const char *b, size_t n) {
+	if (commit_head(c)) return -1;
+	return n ? buf_put(&c->out, &c->out_len, &c->out_cap, b, n) : 0;
+}
+
 /* ------------------------------------------------------------ a request */
 
 /* a real file behind wsgi.file_wrapper: let Go sendfile it */
@@ -319,7 +328,8 @@ static int wsgi_call_app(uw_core *c) {
 /* the app failed: log the traceback; Go answers 500 or cuts the response */
 void uw_wsgi_failed(uw_core *c) {
 	PyErr_Print();
-	c->failed = 1;
+	/* a refused websocket handshake has its 400 out already */
+	c->failed = !uw_ws_refused(c->id);
 }
 
 /* wsgi_finish commits an empty body's head and calls close(), in every case. */

@@ -68,6 +68,8 @@ type conn struct {
 	writes     int // write calls for this response
 	nodelay    bool
 	watched    bool // in the epoll set
+
+	ws *wsConn // switched to websocket mode by a 101 (websocket.go)
 }
 
 // outItem is one piece of output: bytes, or a span of a file to send.
@@ -130,6 +132,10 @@ func (c *conn) event(ev uint32) {
 	case stLinger:
 		c.drainLinger()
 	case stApp:
+		if c.ws != nil {
+			c.wsReadable()
+			return
+		}
 		if ev&unix.EPOLLRDHUP != 0 {
 			c.gone() // the client hung up before its answer
 			return
@@ -391,7 +397,7 @@ func (c *conn) dispatch() {
 	ref := &exchangeRef{s: c.s, c: c}
 	ref.resp = exchange.NewResponse(func() { c.s.markDirty(ref) })
 	c.ref = ref
-	c.s.submit(&exchange.Request{Vars: c.vars, Scheme: c.scheme, Body: mem, BodyFile: file, Resp: ref.resp})
+	c.s.submit(&exchange.Request{Vars: c.vars, Scheme: c.scheme, Body: mem, BodyFile: file, Resp: ref.resp, ConnFD: c.fd})
 }
 
 // pump moves what the app produced into the output queue and writes it.
@@ -405,6 +411,10 @@ func (x *exchangeRef) pump() {
 		return
 	}
 	b := x.resp.Take(c.headSent)
+	if !c.headSent && b.Head != nil && isUpgradeHead(b.Head.Status) {
+		c.upgrade(b.Head.Status, b.Head.Headers)
+		c.headSent = true
+	}
 	if !c.headSent {
 		switch {
 		case !b.Done && (b.Head == nil || len(b.Chunks) == 0 && len(b.Files) == 0):
@@ -438,7 +448,9 @@ func (x *exchangeRef) pump() {
 	if b.Done {
 		c.endExchange()
 		c.finished = true
-		if b.Err != nil {
+		if c.ws != nil {
+			c.wsAppDone()
+		} else if b.Err != nil {
 			c.rl.failed = true
 			c.cut = true // the head is out and the body incomplete
 		} else if c.chunked {
@@ -449,6 +461,7 @@ func (x *exchangeRef) pump() {
 		}
 	}
 	c.flush()
+	c.wsAfterPump()
 }
 
 // drain empties a response whose client is gone, until the hub lets go.
@@ -634,6 +647,10 @@ func (c *conn) flush() {
 		}
 		c.advance(n)
 	}
+	if len(c.out) == 0 && c.state == stApp && c.ws != nil && c.ws.ending {
+		c.wsEnd()
+		return
+	}
 	if len(c.out) == 0 && c.finished && c.state == stApp {
 		c.responseDone()
 	}
@@ -771,6 +788,7 @@ func (c *conn) close() {
 	if c.state == stClosed {
 		return
 	}
+	c.wsTell()
 	if x := c.ref; x != nil && !c.finished {
 		x.resp.Abandon()
 		x.c = nil

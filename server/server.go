@@ -83,6 +83,13 @@ type Config struct {
 	// connections to them. A lone worker keeps accepting: its queue is
 	// no worse than the kernel's backlog, and static files need no core.
 	SharedListeners bool
+	// Websockets: the largest message (--websockets-max-size, in bytes),
+	// how often to ping (--websockets-ping-freq; < 0: never) and how
+	// long to wait for the pong (--websockets-pong-tolerance). 0: uWSGI's
+	// defaults.
+	WSMaxSize       int64
+	WSPingFreq      time.Duration
+	WSPongTolerance time.Duration
 }
 
 // Server serves requests from any number of listeners.
@@ -93,7 +100,10 @@ type Server struct {
 	pid     int
 	loop    exchange.Loop
 	maxHead int // HTTP head limit
-	lim     headLimits
+	// websockets (websocket.go)
+	wsMaxSize                   int64
+	wsPingFreq, wsPongTolerance time.Duration
+	lim                         headLimits
 
 	reqOut    io.Writer  // request lines
 	logFormat *LogFormat // nil: uWSGI's default line
@@ -173,6 +183,16 @@ func New(cfg Config) *Server {
 		conns:   map[int]*conn{},
 		names:   nameCache{},
 		drained: make(chan struct{}),
+	}
+	s.wsMaxSize, s.wsPingFreq, s.wsPongTolerance = cfg.WSMaxSize, cfg.WSPingFreq, cfg.WSPongTolerance
+	if s.wsMaxSize <= 0 {
+		s.wsMaxSize = DefaultWSMaxSize
+	}
+	if s.wsPingFreq == 0 {
+		s.wsPingFreq = DefaultWSPingFreq
+	}
+	if s.wsPongTolerance <= 0 {
+		s.wsPongTolerance = DefaultWSPongTolerance
 	}
 	s.reqOut = cfg.RequestLog.Out
 	if s.reqOut == nil {
@@ -450,6 +470,8 @@ func (s *Server) sweep() int {
 	for _, c := range s.conns {
 		if !c.deadline.IsZero() && now.After(c.deadline) {
 			c.timedOut()
+		} else if c.ws != nil && c.state == stApp {
+			c.wsTick(now)
 		}
 	}
 	if len(s.paused) > 0 && !now.Before(s.retryAt) {

@@ -634,6 +634,9 @@ func runWorker(o *config.Options, e *effects, specs []socketSpec, lns []net.List
 		},
 		WorkerID:        settings.WorkerID,
 		SharedListeners: o.Processes > 1,
+		WSMaxSize:       int64(o.WSMaxSize) << 10,
+		WSPingFreq:      wsPingFreq(o.WSPingFreq),
+		WSPongTolerance: time.Duration(o.WSPongTolerance) * time.Second,
 	})
 	if w == nil {
 		daemonReady()
@@ -728,4 +731,13 @@ func pythonOpt(o *config.Options) []pyhost.Option {
 		out[i] = pyhost.Option{Key: e.Key, Value: e.Value, Bare: e.Bare}
 	}
 	return out
+}
+
+// wsPingFreq: --websockets-ping-freq 0 turns the pings off (the server
+// reads 0 as its default).
+func wsPingFreq(secs int) time.Duration {
+	if secs <= 0 {
+		return -1
+	}
+	return time.Duration(secs) * time.Second
 }
