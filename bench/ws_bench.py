@@ -19,7 +19,8 @@ while echoing and while idle, and the clients' CPU while echoing (to see
 that they were not the bottleneck).
 
 Usage: bench/ws_bench.py [--uwsgo bin/uwsgo] [--conns 5000] [--duration 30]
-                         [--idle 10] [--procs 2] [--only SUBSTRING] [--markdown FILE]
+                         [--idle 10] [--procs 2] [--rounds 1] [--only SUBSTRING]
+                         [--markdown FILE]
 """
 import argparse
 import asyncio
@@ -378,9 +379,9 @@ def md_row(r, n, duration):
     if "error" in r:
         return "| %s |%s %s |" % (r["label"], " - |" * 12, failures(r, n, duration))
     ms = lambda s: "%.1f" % (s * 1000) if s is not None else "-"
-    return "| %s | %d/%d | %d/%d | %s / %s | %s | %s | %s | %.1f | %.1f | %.1f | %s | %.2f | %.1f | %s |" % (
+    return "| %s | %d/%d | %d/%d | %s / %s | %s | %s | %s / %s | %.1f | %.1f | %.1f | %s | %.2f | %.1f | %s |" % (
         r["label"], r["open_at_end"], n, r["echoed"], n * duration, ms(r["p50"]), ms(r["p99"]),
-        mib(r["base"]), mib(r["held"]), mib(r["hwm"]), (r["held"] - r["base"]) / max(1, r["connected"]),
+        mib(r["base"]), mib(r["held"]), mib(r["after"]), mib(r["hwm"]), (r["held"] - r["base"]) / max(1, r["connected"]),
         r["echo_cpu"], r["client_cpu"], ms(r["lag"]), r["idle_cpu"], r["connect_secs"], failures(r, n, duration))
 
 
@@ -392,6 +393,7 @@ def main():
     ap.add_argument("--duration", type=int, default=30, help="seconds (messages) of echo per connection")
     ap.add_argument("--idle", type=float, default=10, help="seconds held open and silent")
     ap.add_argument("--procs", type=int, default=2, help="client processes")
+    ap.add_argument("--rounds", type=int, default=1, help="run the servers in turn this many times")
     ap.add_argument("--only")
     ap.add_argument("--markdown")
     args = ap.parse_args()
@@ -417,19 +419,22 @@ def main():
         ("uWSGI 2.0 --gevent %d" % n, lambda p: uwsgi_argv(n, p)),
     ]
     rows = []
-    for label, argv_fn in runs:
-        if args.only and args.only not in label:
-            continue
-        port = free_port()
-        argv = [str(a) for a in argv_fn(port)]
-        row = run_one(label, argv, port, args)
-        rows.append(row)
-        print(md_row(row, n, d), flush=True)
+    for rnd in range(args.rounds):
+        for label, argv_fn in runs:
+            if args.only and args.only not in label:
+                continue
+            port = free_port()
+            argv = [str(a) for a in argv_fn(port)]
+            row = run_one(label, argv, port, args)
+            if args.rounds > 1:
+                row["label"] += " (round %d)" % (rnd + 1)
+            rows.append(row)
+            print(md_row(row, n, d), flush=True)
 
     lines = ["", "### %d WebSockets in one worker (%s, %s)" % (n, datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                                                              machine()),
              "",
-             "Command: `bench/ws_bench.py --conns %d --duration %d --idle %g --procs %d` (open-file limit %d). "
+             "Command: `bench/ws_bench.py --conns %d --duration %d --idle %g --procs %d --rounds %d` (open-file limit %d). "
              "App: bench/apps/ws_echo.py (`websocket_recv()` then `websocket_send()`). One worker under a master "
              "(`-M -p 1`; uWSGI `--master --processes 1`), `--listen %d --disable-logging`. Clients: python3-websockets "
              "10.4 (its Sans-I/O connection on asyncio) in %d processes on the same 2 cores, no pings; every connection sends one message a "
@@ -437,11 +442,11 @@ def main():
              "worker's VmRSS before the clients and with all of them connected; per connection = the difference / "
              "connections. CPU: the worker's user+system time over wall time (100 = one core) while echoing (%d "
              "messages/s in all) and while the connections are held open and silent (%g s); clients: both client "
-             "processes together while echoing, and how late their event loops ran a 10 ms timer (p99, the worse of the two): a client that keeps up has a small lag. Peak RSS: the worker's VmHWM at the end." % (n, d, args.idle, args.procs, soft, BACKLOG, args.procs, d, n,
+             "processes together while echoing, and how late their event loops ran a 10 ms timer (p99, the worse of the two): a client that keeps up has a small lag. RSS after echoing: VmRSS once the echoes are done and the connections idle; peak: VmHWM. With --rounds R the servers take turns R times, so that a change in the machine's load shows as a difference between rounds." % (n, d, args.idle, args.procs, args.rounds, soft, BACKLOG, args.procs, d, n,
                                                     args.idle),
              "",
              "| server | open at the end | echoed | round trip p50 / p99 (ms) | RSS before (MiB) | RSS, all connected (MiB) "
-             "| peak RSS (MiB) | KiB per connection | worker CPU echoing (%) | clients' CPU echoing (%) "
+             "| RSS after echoing / peak (MiB) | KiB per connection | worker CPU echoing (%) | clients' CPU echoing (%) "
              "| clients' loop lag p99 (ms) | worker CPU idle (%) | connect all (s) | failures |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [md_row(r, n, d) for r in rows]
