@@ -341,6 +341,9 @@ func (h *Hub) setup() error {
 		return err
 	}
 	h.flag = h.py.MailboxFlag()
+	if _, ok := h.py.(embedded); ok {
+		pyhost.WSBlock = h.wsBlock
+	}
 	h.ownsLoop = h.py.OwnsLoop()
 	h.threaded = h.py.Threaded()
 	points := make([]string, 0, len(h.cfg.Apps))

@@ -2,6 +2,10 @@ package hub
 
 import (
 	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/uwsgo/uwsgo/exchange"
 )
@@ -89,5 +93,50 @@ func (h *Hub) wsRearm(fd int, fw *fdWaiters, l *wsLink) {
 		if st := &h.cores[w.core]; st.seq == w.seq && st.waiting {
 			h.wakeCore(w.core, fd, false)
 		}
+	}
+}
+
+// wsBlock is websocket_recv() in the default one-core mode (pyhost.WSBlock):
+// the one core waits inside the call, so the loop turns here, inside it,
+// until a message or the close is queued for it. It hands the core's
+// head and output over first (the client answers what it is sent), then
+// lets the plane write and read; other connections are read and their
+// requests queued for the core, as the worker would do anyway.
+func (h *Hub) wsBlock(id int) {
+	st := &h.cores[id]
+	if st.req == nil {
+		return
+	}
+	core := h.py.Core(id)
+	events := make([]unix.EpollEvent, 64)
+	for !core.WSPending() && !st.req.Resp.Gone() {
+		h.takeOutput(id, core)
+		timeout := minTimeout(h.turnPlane(), 1000)
+		if core.WSPending() {
+			break
+		}
+		h.sleeping.Store(true)
+		if atomic.LoadInt32(h.flag) != 0 || h.planeWake.Load() {
+			timeout = 0
+		}
+		n := h.py.Wait(h.epfd, unsafe.Pointer(&events[0]), len(events), timeout)
+		h.sleeping.Store(false)
+		h.dispatch(events[:max(n, 0)])
+	}
+}
+
+// takeOutput hands what a running core produced so far to its response
+// (back-pressure aside: the worker waits anyway).
+func (h *Hub) takeOutput(id int, core Core) {
+	st := &h.cores[id]
+	resp := st.req.Resp
+	if status, headers, ok := core.TakeHead(); ok {
+		if isUpgrade(status) {
+			h.upgrade(id, resp)
+		}
+		resp.SetHead(&exchange.Head{Status: status, Headers: headers})
+	}
+	if out := core.TakeOutput(); out != nil {
+		resp.Write(out, st.drainFn)
 	}
 }

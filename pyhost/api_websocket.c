@@ -40,6 +40,10 @@ struct ws_core {
 	int refused; /* the handshake was refused with a 400 */
 };
 
+/* pyhost/wsblock.go: the default one-core mode's blocking wait (Go, on the
+ * hub thread's own stack: that mode runs no green stacks) */
+extern void uwsgoWSBlock(int core);
+
 static struct ws_core *wsc;
 static int nwsc;
 
@@ -140,9 +144,12 @@ void uw_ws_reset(int id) {
 /* ----------------------------------------------------------- the calls */
 
 /* output the core produced goes to the hub now, where it cannot wait for
- * the core to give way */
-static void ws_flush(uw_core *c) {
-	if (uw_eng->threaded)
+ * the core to give way; block: the caller is about to wait for the client,
+ * so a thread's output must not stay behind for its next hand-over */
+static void ws_flush(uw_core *c, int block) {
+	if (uw_eng->threaded && block)
+		uw_threads_flush(c);
+	else if (uw_eng->threaded)
 		uw_threads_yield(c);
 	else if (uw_g.s.engine == UW_ENGINE_GEVENT)
 		uw_gevent_flush(c);
@@ -184,7 +191,7 @@ static PyObject *uww_answer(PyObject *self, PyObject *args) {
 		w->on = 1;
 	else
 		w->refused = 1;
-	ws_flush(c);
+	ws_flush(c, 0);
 	Py_RETURN_NONE;
 }
 
@@ -223,7 +230,7 @@ static PyObject *uww_park(PyObject *self, PyObject *unused) {
 	if (!c) return NULL;
 	struct ws_core *w = ws_of(c->id);
 	if (uw_eng->threaded) {
-		ws_flush(c);
+		ws_flush(c, 1);
 		Py_BEGIN_ALLOW_THREADS;
 		pthread_mutex_lock(&w->mu);
 		while (!w->head && !w->closed) pthread_cond_wait(&w->cv, &w->mu);
@@ -232,13 +239,20 @@ static PyObject *uww_park(PyObject *self, PyObject *unused) {
 		Py_RETURN_NONE;
 	}
 	if (uw_g.s.engine == UW_ENGINE_GEVENT) {
-		ws_flush(c);
+		ws_flush(c, 1);
 		PyObject *m = PyImport_AddModule("uwsgi");
 		return m ? PyObject_CallMethod(m, "_ws_gevent_wait", "i", c->id) : NULL;
 	}
+	if (!uw_eng->suspend && uw_the_hub.ncores == 1 && uw_current_core() == c && !uw_eng->needs_loop_stack) {
+		/* one core: nothing else could run meanwhile; block the worker
+		 * (the plane goes on reading this connection), as uWSGI's sync
+		 * mode does */
+		uwsgoWSBlock(c->id);
+		Py_RETURN_NONE;
+	}
 	if (!uw_eng->suspend)
 		return PyErr_Format(PyExc_RuntimeError,
-		                    "uwsgi.websocket_recv() would block the whole worker in plain --async mode: "
+		                    "uwsgi.websocket_recv() would block every core of the worker in plain --async mode: "
 		                    "use --ugreen, --greenlet or --gevent, or uWSGI's async form "
 		                    "(yield uwsgi.wait_fd_read(uwsgi.connection_fd()), then uwsgi.websocket_recv_nb())");
 	/* the hub reports the connection fd readable once a message is queued */
@@ -275,7 +289,7 @@ static PyObject *ws_send(PyObject *args, uint8_t opcode, const char *what) {
 		hl = 10;
 	}
 	if (uw_wsgi_emit_bytes(c, (const char *)h, hl) || uw_wsgi_emit_bytes(c, msg, (size_t)len)) return NULL;
-	ws_flush(c);
+	ws_flush(c, 0);
 	Py_RETURN_NONE;
 }
 

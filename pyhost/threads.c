@@ -188,12 +188,14 @@ static void block_signals(void) {
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* publish hands what own holds over to the hub's core; final adds the end. */
-static void publish(uw_tcore *t, int final) {
+/* publish hands what own holds over to the hub's core; final adds the end;
+ * force waits for the hub to take the last hand-over rather than keep the
+ * output for the next one (the thread is about to block). */
+static void publish(uw_tcore *t, int final, int force) {
 	uw_core *s = &t->own, *c = t->hub;
 	if (!final && !s->head_len && !s->out_len && s->file_fd < 0) return;
 	if (load(&t->xfer)) {
-		if (!final && s->out_len < PILE_LIMIT && s->file_fd < 0) return; /* the next publish takes it along */
+		if (!final && !force && s->out_len < PILE_LIMIT && s->file_fd < 0) return; /* the next publish takes it along */
 		Py_BEGIN_ALLOW_THREADS
 		wait_while(&t->xfer, 1, &t->xfer_sleeping);
 		Py_END_ALLOW_THREADS
@@ -258,11 +260,17 @@ static void publish(uw_tcore *t, int final) {
 	}
 }
 
+void uw_threads_flush(uw_core *c) {
+	uw_tcore *t = self;
+	if (!t || c != &t->own) return;
+	publish(t, 0, 1);
+}
+
 void uw_threads_yield(uw_core *c) {
 	uw_tcore *t = self;
 	if (!t || c != &t->own) return;
 	c->switches++;
-	publish(t, 0);
+	publish(t, 0, 0);
 }
 
 /* serve runs one request on the calling thread (GIL held). */
@@ -282,7 +290,7 @@ static void serve(uw_tcore *t) {
 		uw_core_serve(s);
 	else
 		s->failed = 1; /* the hub answers 500 */
-	publish(t, 1);
+	publish(t, 1, 0);
 	uw_core_clear(s);
 	if (entered && PyContext_Exit(ctx)) PyErr_Print();
 	Py_XDECREF(ctx);

@@ -34,6 +34,9 @@ int uw_threads_spawn(char *err, size_t errlen);
 
 /* uw_threads_yield: the app yielded on core c; its output goes to the hub. */
 void uw_threads_yield(uw_core *c);
+/* uw_threads_flush: the same, and the output goes now even if the hub
+ * has not taken the last (the thread is about to block: websockets) */
+void uw_threads_flush(uw_core *c);
 /* the calling thread's core id, or -1 off the request threads */
 int uw_threads_self_id(void);
 /* the request thread's own core (the one its app writes into), or NULL */

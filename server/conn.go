@@ -449,7 +449,7 @@ func (x *exchangeRef) pump() {
 		c.endExchange()
 		c.finished = true
 		if c.ws != nil {
-			c.wsAppDone()
+			c.wsAppDone(b.Err != nil)
 		} else if b.Err != nil {
 			c.rl.failed = true
 			c.cut = true // the head is out and the body incomplete

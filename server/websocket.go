@@ -79,9 +79,15 @@ func (c *conn) wsAfterPump() {
 	}
 }
 
-// wsAppDone: the app returned. As RFC 6455 asks, the server starts the
-// closing handshake (1000) unless a close was already sent.
-func (c *conn) wsAppDone() {
+// wsAppDone: the app returned (failed: it raised). As RFC 6455 asks, the
+// server starts the closing handshake (1000, or 1011 for a failure)
+// unless a close was already sent.
+func (c *conn) wsAppDone(failed bool) {
+	if failed {
+		c.rl.failed = true
+		c.wsShut(ws.StatusInternalServerError, "")
+		return
+	}
 	c.wsShut(ws.StatusNormalClosure, "")
 }
 

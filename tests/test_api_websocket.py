@@ -13,11 +13,13 @@ import pytest
 import requests
 import websockets
 
-from helpers import APPS, REQ_TIMEOUT, engine_params, recv_until, until
+from dropin_ref import KINDS, pair  # noqa: F401 - the fixture
+from helpers import APPS, REQ_TIMEOUT, engine_params, recv_until, recv_until_closed, until
 
 APP = ["-w", "wsapp", "--pythonpath", APPS]
-# engines whose websocket_recv() parks the core
-RECV_ENGINES = engine_params("ugreen", "greenlet", "gevent")
+# engines whose websocket_recv() waits for a message without stopping the
+# others: a green core or a greenlet parks, a thread blocks on its own
+RECV_ENGINES = engine_params("ugreen", "greenlet", "gevent") + [pytest.param(["--threads", "4"], id="threads")]
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -372,3 +374,212 @@ def test_server_pings_and_drops_a_silent_client(uwsgo, engine):
     ev = until("the app saw the drop", lambda: events(srv), REQ_TIMEOUT)
     assert ev[0]["how"].startswith("IOError"), ev
     srv.wait_log("no PONG received in 1 seconds")
+
+
+def test_blocking_recv_in_plain_async_says_why(uwsgo):
+    # plain --async N cannot park a core in the middle of a call:
+    # websocket_recv() raises instead of stalling the other cores and
+    # every other connection; the app's failure closes with 1011
+    srv = uwsgo(*APP, "--async", "4")
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.sendall(frame(0x1, b"anyone?"))
+    assert read_close(s, rest) == 1011
+    s.close()
+    srv.wait_log("uwsgi.websocket_recv() would block every core of the worker in plain --async mode")
+    assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
+
+
+def test_one_core_mode_blocks_the_worker_as_uwsgi_does(uwsgo):
+    # the default mode has one core: websocket_recv() blocks the worker
+    # (the loop turns inside the call) as uWSGI's sync mode does; a second
+    # client waits until the first is done, then is served
+    srv = uwsgo(*APP)
+
+    async def scenario():
+        async with websockets.connect(ws_url(srv, "/echo"), open_timeout=REQ_TIMEOUT) as first:
+            for m in ["one", "two", "x" * 100000]:
+                await first.send(m)
+                assert await first.recv() == m
+            second = asyncio.ensure_future(echo_session(ws_url(srv, "/echo"), ["second"]))
+            await first.send("three")
+            assert await first.recv() == "three"
+            assert not second.done()
+            await first.close()
+        return await second
+
+    assert run(scenario()) == ["second"]
+    ev = until("the app saw the first client go", lambda: events(srv), REQ_TIMEOUT)
+    assert ev[0]["how"] == "IOError: unable to receive websocket message after 4", ev
+    # the bad input of the other engines, in this mode too
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.sendall(frame(0x1, b"\xff"))
+    assert read_close(s, rest) == 1007
+    s.close()
+    assert requests.get(srv.url + "/hello", timeout=REQ_TIMEOUT).text == "hello"
+
+
+# ------------------------------------------------------------ autobahn
+
+def autobahn_echo(url, messages):
+    """Echo messages through python3-autobahn's asyncio client: a second,
+    independent implementation of the client side. Returns what came back
+    as (payload, is_binary) and the close code autobahn saw."""
+    from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        got = []
+
+        class Client(WebSocketClientProtocol):
+            def onOpen(self):
+                self.left = list(messages)
+                self.next()
+
+            def next(self):
+                if self.left:
+                    payload, binary = self.left.pop(0)
+                    self.sendMessage(payload, isBinary=binary)
+                else:
+                    self.sendClose(code=1000)
+
+            def onMessage(self, payload, isBinary):
+                got.append((payload, isBinary))
+                self.next()
+
+            def onClose(self, wasClean, code, reason):
+                if not done.done():
+                    done.set_result((wasClean, code))
+
+        factory = WebSocketClientFactory(url)
+        factory.protocol = Client
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        transport, _ = await loop.create_connection(factory, host, int(port))
+        try:
+            clean, code = await done
+        finally:
+            transport.close()
+        return got, clean, code
+
+    return run(main())
+
+
+@pytest.mark.parametrize("engine", RECV_ENGINES)
+def test_autobahn_client_echo(uwsgo, engine):
+    srv = uwsgo(*APP, *engine)
+    texts = [("hello autobahn ☃".encode(), False), (b"t" * 5000, False), (b"u" * 70000, False)]
+    got, clean, code = autobahn_echo(ws_url(srv, "/echo"), texts)
+    assert got == texts
+    assert (clean, code) == (True, 1000)
+    bins = [(b"\x00\xff\x10", True), (os.urandom(3000), True)]
+    got, clean, code = autobahn_echo(ws_url(srv, "/echo-binary"), bins)
+    assert got == bins
+    assert (clean, code) == (True, 1000)
+
+
+# ------------------------------------------------------------ behind nginx
+
+@pytest.mark.parametrize("engine", RECV_ENGINES[:1] + RECV_ENGINES[2:3])
+def test_echo_behind_nginx_uwsgi_pass(uwsgo, nginx, engine):
+    # nginx's upstream passes the Upgrade and Connection headers as
+    # HTTP_UPGRADE/HTTP_CONNECTION in the uwsgi packet and switches to a
+    # tunnel when the answer is a 101
+    srv = uwsgo(*APP, *engine, proto="uwsgi")
+    front = nginx(srv.port)
+    url = "ws://127.0.0.1:%d/echo" % front.port
+    msgs = ["through nginx", "x" * 100000, "☃"]
+    assert run(echo_session(url, msgs)) == msgs
+    got, clean, code = autobahn_echo(url, [(b"autobahn via nginx", False)])
+    assert got == [(b"autobahn via nginx", False)] and (clean, code) == (True, 1000)
+    # a vanishing client behind nginx: nginx closes the upstream, the app
+    # gets IOError
+    s = socket.create_connection(("127.0.0.1", front.port), timeout=REQ_TIMEOUT)
+    req, _ = handshake_request("/echo")
+    s.sendall(req)
+    data = recv_until(s, b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 101 "), data
+    s.close()
+    ev = until("the app saw the client go", lambda: [e for e in requests.get(
+        front.url + "/events", timeout=REQ_TIMEOUT).json() if e["how"].endswith("after 0")], REQ_TIMEOUT)
+    assert ev[0]["how"] == "IOError: unable to receive websocket message after 0", ev
+
+
+# ------------------------------------------------------------ side by side with uWSGI 2.0.21
+# Debian's uWSGI runs the same app over --http-socket with --gevent. Its
+# --ugreen never returns from suspend on Python 3.11, and in plain --async
+# ("async mode without coroutine/greenthread engine loaded") the async
+# form's core never wakes for a message: neither can be compared.
+
+def start_pair(pair, kind, engine):  # noqa: F811
+    gevent = ["--gevent", "10"]
+    if kind == "uwsgi":
+        gevent = ["--plugin", "gevent_python3"] + gevent
+    return pair(kind, *APP, *{"gevent": gevent}[engine])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_side_by_side_echo_and_handshake(pair, kind):  # noqa: F811
+    srv = start_pair(pair, kind, "gevent")
+    msgs = ["hello", "☃", "x" * 70000]
+    assert run(echo_session(ws_url(srv, "/echo"), msgs)) == msgs
+    bins = [b"\x00\xff", os.urandom(2000)]
+    assert run(echo_session(ws_url(srv, "/echo-binary"), bins)) == bins
+    got, clean, code = autobahn_echo(ws_url(srv, "/echo"), [(b"autobahn", False)])
+    assert got == [(b"autobahn", False)]
+    s, head, rest, key = raw_connect(srv, "/echo", key="dGhlIHNhbXBsZSBub25jZQ==")
+    assert head.split("\r\n") == [
+        "HTTP/1.1 101 Web Socket Protocol Handshake", "Upgrade: WebSocket", "Connection: Upgrade",
+        "Sec-WebSocket-Origin: *", "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="]
+    s.sendall(frame(0x9, b"hi"))
+    # uWSGI's pong carries nothing; RFC 6455 5.5.3 (and uwsgo) echo the ping's data
+    assert read_frame(s, rest)[:2] == (0xA, b"hi" if kind == "uwsgo" else b"")
+    s.close()
+    ev = until("the app saw the client go", lambda: [e for e in events(srv) if e["how"].endswith("after 0")],
+               REQ_TIMEOUT)
+    assert ev[0]["how"] == "IOError: unable to receive websocket message after 0"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_side_by_side_close_from_the_client(pair, kind):  # noqa: F811
+    srv = start_pair(pair, kind, "gevent")
+
+    async def close():
+        async with websockets.connect(ws_url(srv, "/echo"), open_timeout=REQ_TIMEOUT,
+                                      close_timeout=2) as ws:
+            await ws.send("one")
+            assert await ws.recv() == "one"
+            await ws.close(code=1000)
+            return ws.close_code
+
+    code = run(close())
+    ev = until("the app saw the close", lambda: events(srv), REQ_TIMEOUT)
+    assert ev[0]["how"] == "IOError: unable to receive websocket message after 1", ev
+    # uWSGI answers a close frame with an empty one (no status: 1005 to the
+    # client); uwsgo echoes the client's code, as RFC 6455 5.5.1 asks
+    assert code == (1000 if kind == "uwsgo" else 1005)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_side_by_side_deliberate_differences(pair, kind):  # noqa: F811
+    srv = start_pair(pair, kind, "gevent")
+    # a handshake without a key: uWSGI's handshake raises and the client
+    # gets a 500 with no body (or nothing); uwsgo answers 400, as the RFC asks
+    req, _ = handshake_request("/echo", key="")
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=REQ_TIMEOUT)
+    s.sendall(req)
+    answer, closed = recv_until_closed(s)
+    s.close()
+    assert closed
+    if kind == "uwsgo":
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+    else:
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 500 "), answer
+    # a text message in two frames: uWSGI hands the app a b"\x00" for the
+    # first fragment (its "not complete yet" marker) and then only the last
+    # fragment; uwsgo reassembles the message
+    s, _, rest, _ = raw_connect(srv, "/echo")
+    s.sendall(frame(0x1, b"ab", fin=False) + frame(0x0, b"cd"))
+    op, payload, rest = read_frame(s, rest)
+    assert op == 0x1
+    assert payload == (b"abcd" if kind == "uwsgo" else b"\x00")
+    s.close()

@@ -19,7 +19,7 @@ def _ws_str(v):
 def _ws_refuse(reason):
     # RFC 6455 4.4: a version we do not speak is answered with the one we do
     _ws_answer("400 Bad Request",
-               [("Content-Type", "text/plain"), ("Sec-WebSocket-Version", "13"),
+               [("Content-Type", "text/plain"), ("Sec-WebSocket-Version", "13"), ("Connection", "close"),
                 ("Content-Length", str(len(reason) + 1))],
                (reason + "\n").encode(), False)
     raise IOError("unable to complete websocket handshake: " + reason)

@@ -7,7 +7,7 @@
 /suspend       the same without the yield (engines that can suspend)
 /proto         handshake with proto="chat" and origin="https://example.org"
 /events        (plain HTTP) what ended each websocket request, as JSON
-/hello         (plain HTTP) says hello: the worker still serves
+/, /hello      (plain HTTP) says hello: the worker still serves
 """
 import json
 import os
@@ -58,7 +58,7 @@ def application(env, start_response):
         body = json.dumps(EVENTS).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
-    if path == "/hello":
+    if path in ("/", "/hello"):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"hello"]
     if path == "/proto":
