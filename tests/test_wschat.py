@@ -2,7 +2,8 @@
 Debian's uWSGI 2.0.21 under --gevent side by side.
 
 - two (and a third, in another room) headless Chromium pages chat over
-  WebSockets; screenshots stay in the test's tmp_path (wschat-*.png)
+  WebSockets, straight to the server and through nginx's uwsgi_pass;
+  screenshots stay in the test's tmp_path (wschat-*.png)
 - 1 000 clients (python3-websockets, asyncio) in one room: every message
   reaches every one of them, in the same order, each sender's in the order
   it sent them
@@ -20,7 +21,7 @@ import requests
 
 from cdp import Chromium
 from dropin_ref import pair  # noqa: F401 - the fixture
-from helpers import EXAMPLES, REQ_TIMEOUT
+from helpers import EXAMPLES, REQ_TIMEOUT, free_port
 
 try:  # a missing client fails the module, it is not skipped
     import websockets
@@ -41,14 +42,21 @@ ALL = list(SERVERS)
 
 
 @pytest.fixture
-def chat(request, uwsgo, pair):  # noqa: F811
-    """chat(name, cores) -> a running server with the chat; name is a SERVERS key."""
-    def start(name, cores):
+def chat(request, uwsgo, pair, nginx):  # noqa: F811
+    """chat(name, cores, via="http") -> a running server with the chat (.url,
+    .port); name is a SERVERS key. via="nginx": the server listens on a
+    uwsgi-protocol socket behind nginx's uwsgi_pass, and .url is nginx's."""
+    def start(name, cores, via="http"):
         kind, engine = SERVERS[name]
         opts = APP + engine(cores) + ["--listen", "1024"]
+        if via == "http":
+            return uwsgo(*opts) if kind == "uwsgo" else pair("uwsgi", *opts)
         if kind == "uwsgo":
-            return uwsgo(*opts)
-        return pair("uwsgi", *opts)
+            up = uwsgo(*opts, proto="uwsgi")
+        else:
+            port = free_port()
+            up = pair("uwsgi", *opts, "--socket", "127.0.0.1:%d" % port, port=port, http=False)
+        return nginx(up.port, buffering=False)
     return start
 
 
@@ -89,9 +97,10 @@ def wait_messages(page, texts, timeout=20.0):
     return page.evaluate(MESSAGES_JS)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_browsers_chat_over_websockets(chat, name, tmp_path):
-    srv = chat(name, 20)
+@pytest.mark.parametrize("name, via", [(n, "http") for n in ALL] + [
+    ("uwsgo-ugreen", "nginx"), ("uwsgo-gevent", "nginx"), ("uwsgi-gevent", "nginx")])
+def test_browsers_chat_over_websockets(chat, name, via, tmp_path):
+    srv = chat(name, 20, via)
     base = srv.url + "/"
     with Chromium(tmp_path) as browser:
         pages = {}
@@ -119,7 +128,7 @@ def test_browsers_chat_over_websockets(chat, name, tmp_path):
         for p in (alice, bob):
             assert p.evaluate("document.getElementById('status').textContent").endswith("(2 here)")
         for user, p in pages.items():
-            shot = p.screenshot(tmp_path / ("wschat-%s-%s.png" % (name, user)))
+            shot = p.screenshot(tmp_path / ("wschat-%s-%s-%s.png" % (name, via, user)))
             assert shot.stat().st_size > 5000
 
         # a page that comes later gets the room's history, once
