@@ -130,6 +130,16 @@ class Page:
                 raise AssertionError("timed out after %g s waiting for %s" % (timeout, what or expr))
             time.sleep(0.1)
 
+    def type_and_enter(self, element_id, text):
+        """Type text into the element and press Enter, as a user would."""
+        self.call("Page.bringToFront")
+        self.evaluate("document.getElementById(%s).focus()" % json.dumps(element_id))
+        self.call("Input.insertText", text=text)
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",
+                      windowsVirtualKeyCode=13, nativeVirtualKeyCode=13,
+                      **({"text": "\r"} if kind == "keyDown" else {}))
+
     def screenshot(self, path):
         r = self.call("Page.captureScreenshot", format="png")
         Path(path).write_bytes(base64.b64decode(r["data"]))

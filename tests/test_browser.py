@@ -20,14 +20,7 @@ MESSAGES_JS = ("Array.from(document.querySelectorAll('#log .msg'))"
 
 
 def say(page, text):
-    """Type text into the page's message box and press Enter, as a user would."""
-    page.call("Page.bringToFront")
-    page.evaluate("document.getElementById('text').focus()")
-    page.call("Input.insertText", text=text)
-    for kind in ("keyDown", "keyUp"):
-        page.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",
-                  windowsVirtualKeyCode=13, nativeVirtualKeyCode=13,
-                  **({"text": "\r"} if kind == "keyDown" else {}))
+    page.type_and_enter("text", text)
 
 
 def wait_messages(page, texts, timeout=15.0):
