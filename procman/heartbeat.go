@@ -266,10 +266,13 @@ func (a *hbArea) close() {
 // mapHeartbeat maps the area inherited on fd and returns worker id's slot.
 // The fd is closed: the mapping outlives it, and the app's children must
 // not inherit it.
-func mapHeartbeat(fd, id int) (*Heartbeat, error) { return mapHeartbeatLayout(fd, id, hbLayout{}) }
-
-func mapHeartbeatLayout(fd, id int, layout hbLayout) (*Heartbeat, error) {
+func mapHeartbeat(fd, id int) (*Heartbeat, error) {
 	defer syscall.Close(fd)
+	return mapHeartbeatLayout(fd, id, hbLayout{})
+}
+
+// mapHeartbeatLayout maps the area on fd; the caller keeps (and closes) fd.
+func mapHeartbeatLayout(fd, id int, layout hbLayout) (*Heartbeat, error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, fmt.Errorf("heartbeat fd %d: %w", fd, err)
