@@ -110,6 +110,22 @@ def test_bad_dicts_raise_uwsgis_exception(pair, kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_the_spooler_cannot_lock_resources(pair, kind, tmp_path):
+    """uwsgi.lock, unlock and is_locked raise ValueError in the spooler,
+    before they look at their argument, as uWSGI's do; the task still
+    completes, and the workers lock as before."""
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log, "--locks", "2")
+    spool(srv, mode="locks")
+    wait_until(lambda: records(log), what="the task to run")
+    refused = ["ValueError", "The spooler cannot lock/unlock resources"]
+    assert records(log) == [{"event": "locks", "lock()": refused, "unlock()": refused, "is_locked()": refused,
+                             "lock(1,)": refused, "is_locked(1,)": refused}]
+    wait_until(lambda: tasks_in(d) == [], what="the task file to go")  # SPOOL_OK
+    assert get(srv, "/lock") == "None None False"  # a worker may
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_retry_ignore_and_raise_leave_the_task(pair, kind, tmp_path):
     d, log = tmp_path / "spool", tmp_path / "log"
     srv = start(pair, kind, d, log)

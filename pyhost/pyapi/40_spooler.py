@@ -289,6 +289,19 @@ def _uwsgo_spooler_setup(ns):
         return True if kind == "spooler" else None
 
     ns["i_am_the_spooler"] = i_am_the_spooler
+
+    if kind == "spooler":
+        # as uWSGI's: the spooler may not take user locks (a task holding
+        # one would stall every worker waiting for it), checked before the
+        # argument is
+        def refuse(name):
+            def f(*args, **kwargs):
+                raise ValueError("The spooler cannot lock/unlock resources")
+            f.__name__ = f.__qualname__ = name
+            f.__doc__ = getattr(ns.get(name), "__doc__", None)
+            return f
+        for name in ("lock", "unlock", "is_locked"):
+            ns[name] = refuse(name)
     if spoolers:
         ns.update(spool=spool, send_to_spooler=spool, spooler_jobs=spooler_jobs,
                   spooler_pid=spooler_pid, spooler_pids=spooler_pids,
