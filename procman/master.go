@@ -829,7 +829,10 @@ func (m *master) tick(now time.Time) {
 		m.nextUserHarakiri = now.Add(time.Second)
 		mono := m.clock.now()
 		for _, s := range m.slots[1:] {
-			if d := m.hb.userHarakiri(s.id); s.alive && !s.harakiriKill && d > 0 && mono >= d {
+			if d, core := m.hb.userHarakiri(s.id); s.alive && !s.harakiriKill && d > 0 && mono >= d {
+				if core >= 0 {
+					m.log.Printf("HARAKIRI (user) triggered by worker %d core %d !!!", s.id, core)
+				}
 				m.log.Printf("*** HARAKIRI ON WORKER %d (pid: %d, user harakiri) ***", s.id, s.pid)
 				s.harakiriKill = true
 				s.harakiris++

@@ -236,8 +236,8 @@ func (m *master) statsJSON() []byte {
 					Requests: get(headerWords + 2*i), Exceptions: get(headerWords + 2*i + 1)})
 			}
 			for i := 0; i < lay.cores; i++ {
-				c := statsCore{ID: i, Requests: get(headerWords + 2*lay.apps + 2*i),
-					InRequest: get(headerWords + 2*lay.apps + 2*i + 1), Vars: []string{}, ReqInfo: map[string]string{}}
+				c := statsCore{ID: i, Requests: get(lay.coreWord(i, cRequests)),
+					InRequest: get(lay.coreWord(i, cInRequest)), Vars: []string{}, ReqInfo: map[string]string{}}
 				if c.InRequest != 0 && s.alive {
 					w.Status = "busy"
 					d.Load++

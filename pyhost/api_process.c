@@ -60,9 +60,22 @@ static struct core_log *core_logs;
 static uint64_t *slot_of(int worker);
 static int current_core_id(void);
 
-/* the slot word set_user_harakiri() writes (procman/heartbeat.go's
- * wUserHarakiri; pyapi/10_process.py's _W_USER_HARAKIRI) */
+/* set_user_harakiri()'s deadlines (procman/heartbeat.go): a request's is
+ * its core's word (cUserHarakiri: three words per core after the apps'),
+ * so each async core is timed alone, as in uWSGI 2.1; outside a request
+ * the worker's (wUserHarakiri) */
 #define W_USER_HARAKIRI 6
+#define W_HEADER 16
+#define CORE_WORDS 3
+#define C_USER_HARAKIRI 2
+
+static uint64_t *user_harakiri_word(int core) {
+	uint64_t *slot = slot_of(uw_g.s.worker_id);
+	if (!slot) return NULL;
+	if (core < 0 || core >= uw_g.s.slot_cores) return &slot[W_USER_HARAKIRI];
+	int i = W_HEADER + 2 * uw_g.s.slot_apps + CORE_WORDS * core + C_USER_HARAKIRI;
+	return i < uw_g.s.slot_words ? &slot[i] : NULL;
+}
 
 void uw_api_process_request_done(int id) {
 	if (id >= 0 && id < ncore_requests) {
@@ -71,11 +84,11 @@ void uw_api_process_request_done(int id) {
 			core_logs[id].len = 0;
 			core_logs[id].log_this = 0;
 		}
+		/* as uWSGI, a user harakiri ends with the request that set it */
+		uint64_t *w = user_harakiri_word(id);
+		if (w && __atomic_load_n(w, __ATOMIC_RELAXED))
+			__atomic_store_n(w, 0, __ATOMIC_RELAXED);
 	}
-	/* as uWSGI, a user harakiri ends with the request that set it */
-	uint64_t *slot = slot_of(uw_g.s.worker_id);
-	if (slot && __atomic_load_n(&slot[W_USER_HARAKIRI], __ATOMIC_RELAXED))
-		__atomic_store_n(&slot[W_USER_HARAKIRI], 0, __ATOMIC_RELAXED);
 }
 
 /* the running request's core: a green or async core, gevent's request
@@ -151,6 +164,19 @@ static PyObject *uwp_slot_store(PyObject *self, PyObject *args) {
 	if (!slot || uw_g.s.masterpid <= 0) Py_RETURN_FALSE;
 	if (word < 0 || word >= uw_g.s.slot_words) return PyErr_Format(PyExc_IndexError, "no slot word %d", word);
 	__atomic_store_n(&slot[word], (uint64_t)v, __ATOMIC_RELAXED);
+	Py_RETURN_TRUE;
+}
+
+/* _user_harakiri(deadline): set_user_harakiri()'s deadline for the
+ * running request's core (the worker's outside a request); False
+ * without a master */
+static PyObject *uwp_user_harakiri(PyObject *self, PyObject *args) {
+	(void)self;
+	unsigned long long v;
+	if (!PyArg_ParseTuple(args, "K:_user_harakiri", &v)) return NULL;
+	uint64_t *w = uw_g.s.masterpid > 0 ? user_harakiri_word(current_core_id()) : NULL;
+	if (!w) Py_RETURN_FALSE;
+	__atomic_store_n(w, (uint64_t)v, __ATOMIC_RELAXED);
 	Py_RETURN_TRUE;
 }
 
@@ -302,6 +328,7 @@ static PyMethodDef uwp_methods[] = {
 	{"setprocname", uwp_setprocname, METH_VARARGS, "setprocname(name): the name ps shows for this process"},
 	{"_core_requests", uwp_core_requests, METH_NOARGS, "_core_requests(): requests served per core"},
 	{"_slots", uwp_slots, METH_NOARGS, "_slots(): the master's shared counters, per worker"},
+	{"_user_harakiri", uwp_user_harakiri, METH_VARARGS, "_user_harakiri(deadline): set_user_harakiri's word for this core"},
 	{"_slot_store", uwp_slot_store, METH_VARARGS, "_slot_store(word, value): a word of this worker's slot"},
 	{NULL, NULL, 0, NULL},
 };

@@ -516,3 +516,66 @@ def test_request_io_under_every_engine(uwsgo, engine, tmp_path):
     assert get_raw(srv.url + "/file") == (200, b"<" + f.read_bytes() + b">True")
     status, _, body = chunked_post(srv.port, "/echo", [b"a" * 70000, b"b"])
     assert (status, body) == (200, b"a" * 70000 + b"b")
+
+
+# --------------------------------------------- set_user_harakiri per core
+
+CORES_HARAKIRI = str(APPS / "api_user_harakiri_cores.py")
+
+
+def cores_args(kind, engine):
+    if engine == "gevent":
+        return (["--plugin", "gevent_python3"] if kind == "uwsgi" else []) + ["--gevent", "4"]
+    return ["--threads", "4"]
+
+
+@pytest.mark.parametrize("kind,engine", [("uwsgo", "gevent"), ("uwsgo", "threads"), ("uwsgi", "gevent")])
+def test_user_harakiri_times_the_core_that_set_it(pair, kind, engine):
+    """A request sets set_user_harakiri(2) and sleeps on while other
+    requests come and go on the worker's other cores: they do not clear
+    its deadline, and the master kills the worker (uWSGI 2.1's rule: each
+    core has its own). uWSGI 2.0.21 keeps one deadline per worker, which
+    any request's end clears: there the slow request survives."""
+    import threading
+    import time
+    srv = pair(kind, "--wsgi-file", CORES_HARAKIRI, "--master", *cores_args(kind, engine),
+               env={"ENGINE": engine})
+    pid = get_json(srv.url + "/ids")
+    result = {}
+    slow = threading.Thread(target=lambda: result.update(r=get_raw(srv.url + "/slow?2", timeout=30)), daemon=True)
+    slow.start()
+    # other requests meanwhile, ending one after another on other cores
+    while slow.is_alive():
+        try:
+            get_json(srv.url + "/ids")
+        except OSError:
+            pass  # the worker is being killed and respawned
+        time.sleep(0.2)
+    status, body = result["r"]
+    if kind == "uwsgi":
+        assert (status, body) == (200, b'"survived"')
+        assert "HARAKIRI" not in srv.log
+        return
+    assert status in (None, 502) and b"survived" not in body, (status, body)
+    wait_until(lambda: get_json(srv.url + "/ids") != pid, what="a new worker")
+    assert "HARAKIRI (user) triggered by worker 1 core " in srv.log
+    assert "HARAKIRI ON WORKER 1 (pid: %d, user harakiri)" % pid in srv.log
+
+
+@pytest.mark.parametrize("kind,engine", [("uwsgo", "gevent"), ("uwsgo", "threads"), ("uwsgi", "gevent")])
+def test_another_cores_user_harakiri_ends_with_its_request(pair, kind, engine):
+    """A request that sets set_user_harakiri(1) and ends clears its own
+    deadline: the request napping on another core meanwhile (3 s, with no
+    harakiri of its own) is not killed."""
+    import threading
+    srv = pair(kind, "--wsgi-file", CORES_HARAKIRI, "--master", *cores_args(kind, engine),
+               env={"ENGINE": engine})
+    pid = get_json(srv.url + "/ids")
+    result = {}
+    nap = threading.Thread(target=lambda: result.update(r=get_raw(srv.url + "/nap?3", timeout=30)), daemon=True)
+    nap.start()
+    assert get_json(srv.url + "/quick?1") == "quick"
+    nap.join(30)
+    assert result["r"] == (200, b'"rested"')
+    assert get_json(srv.url + "/ids") == pid
+    assert "HARAKIRI" not in srv.log
