@@ -79,6 +79,9 @@ type Spec struct {
 	// ExtraStarted, when set, is told each time extra i (an index into
 	// Extras) gets a new pid, and with pid 0 when it leaves.
 	ExtraStarted func(i, pid int)
+	// SpoolerStats, when set, tells the stats server what spooler extra
+	// i is doing: tasks run since it started, and whether one runs now.
+	SpoolerStats func(i int) (tasks uint64, running bool)
 	// Inherit are more files every worker and extra inherits, after the
 	// listeners, the heartbeat area and the request log; EnvInheritFDs
 	// names their fds.

@@ -36,7 +36,9 @@ import (
 //     uwsgi.set_spooler_frequency (0: the option's), then one pid per
 //     extra, written by the master as it starts and reaps them
 //     (uwsgi.spooler_pids(); spool() wakes the spoolers of its
-//     directory with SIGUSR1, as uWSGI does);
+//     directory with SIGUSR1, as uWSGI does), then two per spooler that
+//     the spooler writes for the stats server: the tasks it ran since it
+//     started, and 1 while one runs;
 //   - uWSGI's mule queues: a SOCK_SEQPACKET pair shared by all mules, and
 //     one per mule, non-blocking (a full queue makes mule_msg() return
 //     False), written on end 0 and read on end 1.
@@ -70,6 +72,21 @@ type extraSetup struct {
 // started records extra i's pid in the shared area (0: gone).
 func (x *extraSetup) started(i, pid int) {
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&x.area[4*(1+i)])), int32(pid))
+}
+
+// spoolerStats reads what spooler i wrote in the shared area.
+func (x *extraSetup) spoolerStats(i int) (tasks uint64, running bool) {
+	base := 4 * (1 + len(x.extras) + 2*i)
+	t := atomic.LoadUint32((*uint32)(unsafe.Pointer(&x.area[base])))
+	r := atomic.LoadUint32((*uint32)(unsafe.Pointer(&x.area[base+4])))
+	return uint64(t), r != 0
+}
+
+func (x *extraSetup) statsOf() func(i int) (uint64, bool) {
+	if x == nil {
+		return nil
+	}
+	return x.spoolerStats
 }
 
 // What the master's Spec takes (a nil setup: nothing).
@@ -170,7 +187,7 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	if conf.Mules == nil {
 		conf.Mules = []string{}
 	}
-	size := 4 * (1 + len(dirs) + len(mules))
+	size := 4 * (1 + len(dirs) + len(mules) + 2*len(dirs))
 	fd, err := unix.MemfdCreate("uwsgo-extras", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("spooler and mules: memfd_create: %w", err)
@@ -206,11 +223,11 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	x.env = []string{envSpoolerConf + "=" + string(js)}
 	for i := range dirs {
 		x.extras = append(x.extras, procman.Extra{Kind: "spooler", Index: i + 1, Name: "uWSGI spooler",
-			Env: []string{envRole + "=spooler " + strconv.Itoa(i+1)}})
+			Env: []string{envRole + "=spooler " + strconv.Itoa(i+1)}, Dir: dirs[i]})
 	}
 	for i := range mules {
 		x.extras = append(x.extras, procman.Extra{Kind: "mule", Index: i + 1, Name: "uWSGI mule " + strconv.Itoa(i+1),
-			Env: []string{envRole + "=mule " + strconv.Itoa(i+1)}})
+			Env: []string{envRole + "=mule " + strconv.Itoa(i+1)}, Patch: mules[i]})
 	}
 	return x, nil
 }

@@ -47,17 +47,21 @@ def _uwsgo_spooler_setup(ns):
 
     spoolers = [os.fsencode(d) for d in conf.get("spoolers") or []]
     mules = conf.get("mules") or []
-    nslots = 1 + len(spoolers) + len(mules)
+    nslots = 1 + len(spoolers) + len(mules)  # then tasks, running per spooler (the stats)
     area = None
     if "pids" in conf:
         fd = inherit[conf["pids"]]
-        area = mmap.mmap(fd, nslots * 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        area = mmap.mmap(fd, (nslots + 2 * len(spoolers)) * 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     queues = [inherit[i] for i in conf.get("queues") or []]  # shared w, r, then mule 1 w, r, ...
     for fd in queues + ([inherit[conf["pids"]]] if "pids" in conf else []):
         os.set_inheritable(fd, False)  # not for the app's children
 
     def slot(i):
         return struct.unpack_from("=i", area, 4 * i)[0] if area is not None else 0
+
+    def set_slot(i, v):
+        if area is not None:
+            struct.pack_into("=i", area, 4 * i, v)
 
     def log(msg):
         try:
@@ -344,6 +348,11 @@ def _uwsgo_spooler_setup(ns):
         ordered = conf.get("ordered", False)
         max_tasks = conf.get("max_tasks", 0)
         tasks = [0]
+        # what the stats server shows of this spooler: tasks run since it
+        # started, and whether one runs now
+        tasks_slot, running_slot = nslots + 2 * (index - 1), nslots + 2 * (index - 1) + 1
+        set_slot(tasks_slot, 0)
+        set_slot(running_slot, 0)
 
         def scan(dirpath):
             try:
@@ -397,6 +406,7 @@ def _uwsgo_spooler_setup(ns):
                 fn = ns.get("spooler")
                 ret = 0
                 if fn is not None:
+                    set_slot(running_slot, 1)
                     try:
                         ret = fn(task_dict(name, *t))
                         if not isinstance(ret, int):
@@ -404,10 +414,13 @@ def _uwsgo_spooler_setup(ns):
                     except Exception:
                         traceback.print_exc()
                         ret = -1
+                    finally:
+                        set_slot(running_slot, 0)
                 if ret == 0:
                     log("unable to find the spooler function, have you loaded it into the spooler process ?")
                     return
                 tasks[0] += 1
+                set_slot(tasks_slot, tasks[0])
                 if ret == -2:
                     if not quiet:
                         log("[spooler %s pid: %d] done with task %s after %d seconds"
