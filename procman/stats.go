@@ -287,10 +287,10 @@ func (m *master) extraStats(d *statsDoc, s *slot) {
 	switch s.extra.Kind {
 	case "spooler":
 		sp := statsSpooler{Dir: s.extra.Dir, PID: pid, Respawns: max(s.respawns-1, 0)}
-		if m.spec.SpoolerStats != nil && s.alive {
-			var running bool
-			sp.Tasks, running = m.spec.SpoolerStats(s.extraIndex)
-			if running {
+		if m.spec.SpoolerState != nil && s.alive {
+			st := m.spec.SpoolerState(s.extraIndex)
+			sp.Tasks = st.Tasks
+			if st.Running {
 				sp.Running = 1
 			}
 		}

@@ -372,3 +372,37 @@ def test_spoolers_and_mules_in_the_stats(pair, kind, tmp_path):
     assert [(m["id"], m["respawn_count"], m["patch"]) for m in mules] == [(1, 1, ""), (2, 1, "")]
     assert all(pid_alive(m["pid"]) and m["pid"] not in (srv.pid, pid2) for m in mules)
     assert all(t0 <= m["last_spawn"] <= time.time() for m in mules)
+
+
+# ------------------------------------------ --spooler-chdir, --spooler-harakiri
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spooler_chdir_is_each_tasks_directory(pair, kind, tmp_path):
+    d, log, work = tmp_path / "spool", tmp_path / "log", tmp_path / "work"
+    work.mkdir()
+    srv = start(pair, kind, d, log, "--spooler-chdir", work)
+    for i in range(2):
+        spool(srv, mode="ok", n=str(i))
+    wait_until(lambda: len(records(log)) == 2 and tasks_in(d) == [], what="both tasks to run")
+    assert [r["cwd"] for r in records(log)] == [str(work)] * 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spooler_harakiri_kills_a_task_that_runs_too_long(pair, kind, tmp_path):
+    """--spooler-harakiri 2: the master kills the spooler of a task still
+    running after 2 s (the task stays on disk, to run again) and respawns
+    it; a task that ends in time leaves the spooler alone."""
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log, "--spooler-harakiri", "2")
+    [pid] = json.loads(get(srv, "/info"))["pids"]
+    spool(srv, mode="ok")
+    wait_until(lambda: records(log) and tasks_in(d) == [], what="the quick task to run")
+    time.sleep(3.5)  # past the 2 s the quick task had: its deadline was cleared
+    assert json.loads(get(srv, "/info"))["pids"] == [pid]
+    assert "HARAKIRI" not in srv.log
+    path = spool(srv, mode="slow", secs="30")
+    srv.wait_log("*** HARAKIRI ON THE SPOOLER (pid: %d) ***" % pid, timeout=15)
+    wait_until(lambda: json.loads(get(srv, "/info"))["pids"][0] not in (0, pid), timeout=15, what="a new spooler")
+    assert os.path.exists(path)  # not done: it runs again
+    assert [r["event"] for r in records(log)][:2] == ["ok", "start"]
+    assert "done" not in [r["event"] for r in records(log)]

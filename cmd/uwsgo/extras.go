@@ -36,9 +36,10 @@ import (
 //     uwsgi.set_spooler_frequency (0: the option's), then one pid per
 //     extra, written by the master as it starts and reaps them
 //     (uwsgi.spooler_pids(); spool() wakes the spoolers of its
-//     directory with SIGUSR1, as uWSGI does), then two per spooler that
-//     the spooler writes for the stats server: the tasks it ran since it
-//     started, and 1 while one runs;
+//     directory with SIGUSR1, as uWSGI does), then three per spooler
+//     that the spooler writes for the master: the tasks it ran since it
+//     started, 1 while one runs (the stats server's), and the running
+//     task's --spooler-harakiri deadline (CLOCK_MONOTONIC seconds);
 //   - uWSGI's mule queues: a SOCK_SEQPACKET pair shared by all mules, and
 //     one per mule, non-blocking (a full queue makes mule_msg() return
 //     False), written on end 0 and read on end 1.
@@ -56,6 +57,8 @@ type spoolerConf struct {
 	Ordered   bool     `json:"ordered"`
 	Quiet     bool     `json:"quiet"`
 	MaxTasks  int      `json:"max_tasks"`
+	Chdir     string   `json:"chdir"`    // --spooler-chdir
+	Harakiri  int      `json:"harakiri"` // --spooler-harakiri seconds
 	Mules     []string `json:"mules"`
 	Pids      int      `json:"pids"`   // index into the inherited files
 	Queues    []int    `json:"queues"` // indexes: shared w, r, then mule 1's w, r, ...
@@ -74,20 +77,23 @@ func (x *extraSetup) started(i, pid int) {
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&x.area[4*(1+i)])), int32(pid))
 }
 
-// spoolerStats reads what spooler i wrote in the shared area.
-func (x *extraSetup) spoolerStats(i int) (tasks uint64, running bool) {
-	base := 4 * (1 + len(x.extras) + 2*i)
-	t := atomic.LoadUint32((*uint32)(unsafe.Pointer(&x.area[base])))
-	r := atomic.LoadUint32((*uint32)(unsafe.Pointer(&x.area[base+4])))
-	return uint64(t), r != 0
+// spoolerState reads what spooler i wrote in the shared area.
+func (x *extraSetup) spoolerState(i int) procman.SpoolerState {
+	base := 4 * (1 + len(x.extras) + spoolerWords*i)
+	word := func(k int) uint32 { return atomic.LoadUint32((*uint32)(unsafe.Pointer(&x.area[base+4*k]))) }
+	return procman.SpoolerState{Tasks: uint64(word(0)), Running: word(1) != 0, HarakiriAt: int64(word(2))}
 }
 
-func (x *extraSetup) statsOf() func(i int) (uint64, bool) {
+func (x *extraSetup) stateOf() func(i int) procman.SpoolerState {
 	if x == nil {
 		return nil
 	}
-	return x.spoolerStats
+	return x.spoolerState
 }
+
+// spoolerWords: the int32 slots each spooler has in the shared area after
+// the pids (tasks, running, harakiri deadline).
+const spoolerWords = 3
 
 // What the master's Spec takes (a nil setup: nothing).
 func (x *extraSetup) list() []procman.Extra {
@@ -180,6 +186,7 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	conf := spoolerConf{
 		Spoolers: dirs, Frequency: o.SpoolerFrequency, Ordered: o.SpoolerOrdered,
 		Quiet: o.SpoolerQuiet, MaxTasks: o.SpoolerMaxTasks, Mules: mules,
+		Chdir: o.SpoolerChdir, Harakiri: o.SpoolerHarakiri,
 	}
 	if conf.Frequency <= 0 {
 		conf.Frequency = 30
@@ -187,7 +194,7 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	if conf.Mules == nil {
 		conf.Mules = []string{}
 	}
-	size := 4 * (1 + len(dirs) + len(mules) + 2*len(dirs))
+	size := 4 * (1 + len(dirs) + len(mules) + spoolerWords*len(dirs))
 	fd, err := unix.MemfdCreate("uwsgo-extras", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("spooler and mules: memfd_create: %w", err)

@@ -47,11 +47,11 @@ def _uwsgo_spooler_setup(ns):
 
     spoolers = [os.fsencode(d) for d in conf.get("spoolers") or []]
     mules = conf.get("mules") or []
-    nslots = 1 + len(spoolers) + len(mules)  # then tasks, running per spooler (the stats)
+    nslots = 1 + len(spoolers) + len(mules)  # then 3 per spooler: tasks, running, harakiri
     area = None
     if "pids" in conf:
         fd = inherit[conf["pids"]]
-        area = mmap.mmap(fd, (nslots + 2 * len(spoolers)) * 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        area = mmap.mmap(fd, (nslots + 3 * len(spoolers)) * 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     queues = [inherit[i] for i in conf.get("queues") or []]  # shared w, r, then mule 1 w, r, ...
     for fd in queues + ([inherit[conf["pids"]]] if "pids" in conf else []):
         os.set_inheritable(fd, False)  # not for the app's children
@@ -350,9 +350,14 @@ def _uwsgo_spooler_setup(ns):
         tasks = [0]
         # what the stats server shows of this spooler: tasks run since it
         # started, and whether one runs now
-        tasks_slot, running_slot = nslots + 2 * (index - 1), nslots + 2 * (index - 1) + 1
-        set_slot(tasks_slot, 0)
-        set_slot(running_slot, 0)
+        # the master's words for this spooler (cmd/uwsgo/extras.go): tasks run
+        # since it started and whether one runs now (the stats server's),
+        # and the running task's --spooler-harakiri deadline
+        tasks_slot, running_slot, harakiri_slot = (nslots + 3 * (index - 1) + k for k in range(3))
+        for k in (tasks_slot, running_slot, harakiri_slot):
+            set_slot(k, 0)
+        task_dir = conf.get("chdir") or ""
+        harakiri = conf.get("harakiri") or 0
 
         def scan(dirpath):
             try:
@@ -407,6 +412,15 @@ def _uwsgo_spooler_setup(ns):
                 ret = 0
                 if fn is not None:
                     set_slot(running_slot, 1)
+                    if task_dir:
+                        try:
+                            os.chdir(task_dir)
+                        except OSError as e:
+                            log("[spooler %s pid: %d] --spooler-chdir %s: %s: the task runs in %s"
+                                % (me, pid, task_dir, e.strerror, me))
+                    if harakiri > 0:
+                        # the master kills this process once it passes
+                        set_slot(harakiri_slot, int(time.monotonic()) + harakiri + 1)
                     try:
                         ret = fn(task_dict(name, *t))
                         if not isinstance(ret, int):
@@ -415,7 +429,10 @@ def _uwsgo_spooler_setup(ns):
                         traceback.print_exc()
                         ret = -1
                     finally:
+                        set_slot(harakiri_slot, 0)
                         set_slot(running_slot, 0)
+                        if task_dir:
+                            os.chdir(d)
                 if ret == 0:
                     log("unable to find the spooler function, have you loaded it into the spooler process ?")
                     return
