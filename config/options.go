@@ -96,6 +96,7 @@ type Options struct {
 	SpoolerHarakiri  int      // --spooler-harakiri SECONDS: a task running longer kills its spooler
 	Mules            []string // --mule [FILE.py|MODULE:CALLABLE], repeatable ("" bare)
 	MulesN           int      // --mules N
+	Farms            []string // --farm NAME:MULE[,MULE...], repeatable
 
 	// Requests and serving
 	StaticMap              []string // --static-map /mount=dir, repeatable

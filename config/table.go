@@ -264,6 +264,8 @@ var table = []Option{
 		Help: "add a mule: bare, it waits for messages; with FILE.py or MODULE:CALLABLE, it runs that (repeatable)", Field: "Mules"},
 	{Name: "mules", Kind: KindInt, Arg: "N", Category: catProc,
 		Help: "add N mules that wait for messages", Field: "MulesN"},
+	{Name: "farm", Kind: KindList, Arg: "NAME:MULE,...", Category: catProc,
+		Help: "group mules (by number) into a farm that shares one message queue (repeatable)", Field: "Farms"},
 	{Name: "no-orphans", Kind: KindFlag, Category: catProc,
 		Help: "workers exit when the master dies", Field: "NoOrphans"},
 	{Name: "die-on-term", Kind: KindFlag, Category: catProc,

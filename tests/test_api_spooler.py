@@ -406,3 +406,51 @@ def test_spooler_harakiri_kills_a_task_that_runs_too_long(pair, kind, tmp_path):
     assert os.path.exists(path)  # not done: it runs again
     assert [r["event"] for r in records(log)][:2] == ["ok", "start"]
     assert "done" not in [r["event"] for r in records(log)]
+
+
+FARM_MULE = APPS / "api_farm_mule.py"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_farms_share_a_queue_among_their_mules(pair, kind, tmp_path):
+    """--farm a:1,2 --farm b:3: farm_msg("a", ...) (or mule_msg(..., "a"))
+    reaches mule 1 or 2, farm b's messages mule 3; farm_get_msg() takes
+    only farm messages, and raises outside a mule."""
+    log = tmp_path / "log"
+    mule = "--mule=%s" % FARM_MULE
+    srv = pair(kind, "--wsgi-file", APP, "--master", mule, mule, mule, "--farm", "a:1,2", "--farm", "b:3",
+               env={"SPOOL_LOG": str(log)})
+    wait_until(lambda: len(records(log)) == 3, what="the three mules to start")
+    for i in range(6):
+        assert get(srv, "/farmmsg?farm=a&msg=a%d" % i) == "None"
+    assert get(srv, "/farmmsg?farm=b&msg=b0") == "None"
+    assert get(srv, "/farmmsg?farm=b&msg=b1&how=mule_msg") == "True"
+    assert get(srv, "/farmmsg?farm=a&msg=a6&how=mule_msg") == "True"
+    assert get(srv, "/farmmsg?farm=nope&msg=x") == "None"  # uWSGI ignores an unknown farm
+    assert json.loads(get(srv, "/farmmsg?farm=nope&msg=x&how=mule_msg")) == {"type": "ValueError",
+                                                                            "message": "unknown farm"}
+    got = lambda: [r for r in records(log) if r["event"] == "message"]  # noqa: E731
+    wait_until(lambda: len(got()) == 9, what="9 farm messages taken")
+    by = {}
+    for r in got():
+        by.setdefault(r["msg"][0], []).append(r)
+    assert sorted(r["msg"] for r in by["a"]) == ["a%d" % i for i in range(7)]
+    assert {r["mule"] for r in by["a"]} <= {1, 2}
+    assert sorted((r["msg"], r["mule"]) for r in by["b"]) == [("b0", 3), ("b1", 3)]
+    # a message to mule 1 itself is no farm message: farm_get_msg() leaves it
+    assert get(srv, "/mulemsg?msg=direct&mule=1") == "True"
+    time.sleep(0.5)
+    assert len(got()) == 9
+    assert json.loads(get(srv, "/farm_get_msg")) == {"type": "ValueError",
+                                                     "message": "you can receive farm messages only in a mule !!!"}
+
+
+def test_a_farm_of_mules_that_do_not_exist_is_refused(pair, tmp_path):
+    from conftest import uwsgo_bin
+    import subprocess
+    for args, msg in [(["--mules", "2", "--farm", "a:1,3"], '--farm "a:1,3": "3" is not a mule (the mules are 1 to 2'),
+                      (["--farm", "a:1"], '--farm "a:1": there are no mules'),
+                      (["--mules", "1", "--farm", "a"], '--farm "a": want NAME:MULE[,MULE...]')]:
+        p = subprocess.run([uwsgo_bin(), "--master", "--wsgi-file", str(APP), "--http-socket", "127.0.0.1:0", *args],
+                           capture_output=True, text=True, timeout=20)
+        assert p.returncode != 0 and msg in p.stderr, (args, p.returncode, p.stderr[-500:])

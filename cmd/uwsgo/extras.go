@@ -7,7 +7,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -62,6 +64,43 @@ type spoolerConf struct {
 	Mules     []string `json:"mules"`
 	Pids      int      `json:"pids"`   // index into the inherited files
 	Queues    []int    `json:"queues"` // indexes: shared w, r, then mule 1's w, r, ...
+	Farms     []farm   `json:"farms"`
+}
+
+// farm is a --farm: mules sharing one more queue (uWSGI's mule farms).
+type farm struct {
+	Name  string `json:"name"`
+	Mules []int  `json:"mules"` // 1-based
+	Queue []int  `json:"queue"` // indexes into the inherited files: w, r
+}
+
+// parseFarms reads the --farm options: NAME:MULE[,MULE...], every mule
+// one of the nmules configured.
+func parseFarms(specs []string, nmules int) ([]farm, error) {
+	var out []farm
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		name, list, ok := strings.Cut(spec, ":")
+		if !ok || name == "" || list == "" {
+			return nil, fmt.Errorf("--farm %q: want NAME:MULE[,MULE...]", spec)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--farm %q: farm %q is given twice", spec, name)
+		}
+		seen[name] = true
+		f := farm{Name: name}
+		for _, v := range strings.Split(list, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 || n > nmules {
+				return nil, fmt.Errorf("--farm %q: %q is not a mule (the mules are 1 to %d: --mules N or --mule)", spec, v, nmules)
+			}
+			if !slices.Contains(f.Mules, n) {
+				f.Mules = append(f.Mules, n)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // extraSetup is what the master gets for its spooler and mules.
@@ -180,6 +219,9 @@ func mulePatches(o *config.Options) []string {
 func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	mules := mulePatches(o)
 	if len(dirs) == 0 && len(mules) == 0 {
+		if len(o.Farms) > 0 {
+			return nil, fmt.Errorf("--farm %q: there are no mules (--mules N or --mule)", o.Farms[0])
+		}
 		return nil, nil
 	}
 	x := &extraSetup{}
@@ -193,6 +235,10 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	}
 	if conf.Mules == nil {
 		conf.Mules = []string{}
+	}
+	farms, err := parseFarms(o.Farms, len(mules))
+	if err != nil {
+		return nil, err
 	}
 	size := 4 * (1 + len(dirs) + len(mules) + spoolerWords*len(dirs))
 	fd, err := unix.MemfdCreate("uwsgo-extras", unix.MFD_CLOEXEC)
@@ -209,19 +255,35 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	}
 	conf.Pids = len(x.inherit)
 	x.inherit = append(x.inherit, os.NewFile(uintptr(fd), "uwsgo-extras"))
+	// a queue: a non-blocking SOCK_SEQPACKET pair, its two ends' indexes
+	queue := func() ([]int, error) {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("mule queue: socketpair: %w", err)
+		}
+		var ends []int
+		for _, s := range p {
+			unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, muleMsgSize)
+			unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, muleMsgSize)
+			ends = append(ends, len(x.inherit))
+			x.inherit = append(x.inherit, os.NewFile(uintptr(s), "uwsgo-mule-queue"))
+		}
+		return ends, nil
+	}
 	if len(mules) > 0 {
 		for i := 0; i <= len(mules); i++ {
-			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			ends, err := queue()
 			if err != nil {
-				return nil, fmt.Errorf("mule queue: socketpair: %w", err)
+				return nil, err
 			}
-			for _, s := range p {
-				unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, muleMsgSize)
-				unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, muleMsgSize)
-				conf.Queues = append(conf.Queues, len(x.inherit))
-				x.inherit = append(x.inherit, os.NewFile(uintptr(s), "uwsgo-mule-queue"))
-			}
+			conf.Queues = append(conf.Queues, ends...)
 		}
+	}
+	for _, f := range farms {
+		if f.Queue, err = queue(); err != nil {
+			return nil, err
+		}
+		conf.Farms = append(conf.Farms, f)
 	}
 	js, err := json.Marshal(conf)
 	if err != nil {

@@ -53,7 +53,9 @@ def _uwsgo_spooler_setup(ns):
         fd = inherit[conf["pids"]]
         area = mmap.mmap(fd, (nslots + 3 * len(spoolers)) * 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     queues = [inherit[i] for i in conf.get("queues") or []]  # shared w, r, then mule 1 w, r, ...
-    for fd in queues + ([inherit[conf["pids"]]] if "pids" in conf else []):
+    # --farm: name -> (its mules, its queue's w and r)
+    farms = {f["name"]: (f["mules"], inherit[f["queue"][0]], inherit[f["queue"][1]]) for f in conf.get("farms") or []}
+    for fd in queues + [q for _, w, r in farms.values() for q in (w, r)] + ([inherit[conf["pids"]]] if "pids" in conf else []):
         os.set_inheritable(fd, False)  # not for the app's children
 
     def slot(i):
@@ -475,7 +477,10 @@ def _uwsgo_spooler_setup(ns):
         if mule is None or (isinstance(mule, int) and mule == 0):
             fd = queue_fd(0, 0)
         elif isinstance(mule, bytes) or isinstance(mule, str):
-            raise ValueError("unknown farm")
+            f = farms.get(mule.decode("utf-8", "replace") if isinstance(mule, bytes) else mule)
+            if f is None:
+                raise ValueError("unknown farm")
+            fd = f[1]
         elif isinstance(mule, int):
             if mule < 0 or mule > len(mules):
                 raise ValueError("invalid mule number: %d (there are %d mules)" % (mule, len(mules)))
@@ -520,10 +525,34 @@ def _uwsgo_spooler_setup(ns):
 
     mule_ctl = [-1]
 
+    def my_farms():
+        """The read ends of the queues of the farms this mule is in."""
+        return [r for mules_, _, r in farms.values() if index in mules_] if kind == "mule" else []
+
+    def farm_msg(farm, message):
+        if isinstance(message, str):
+            message = message.encode()
+        elif not isinstance(message, bytes):
+            message = bytes(memoryview(message))
+        f = farms.get(farm)
+        if f is not None:  # uWSGI ignores an unknown farm
+            try:
+                os.write(f[1], message)
+            except OSError as e:
+                log("write(): %s [farm_msg %s]" % (e.strerror, farm))
+        return None
+
+    def farm_get_msg():
+        if kind != "mule":
+            raise ValueError("you can receive farm messages only in a mule !!!")
+        fds = my_farms() + ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
+        return receive(fds, 65536, None)
+
     def mule_get_msg(signals=True, farms=True, buffer_size=65536, timeout=-1):
         if kind != "mule":
             raise ValueError("you can receive mule messages only in a mule !!!")
-        fds = [queue_fd(index, 1), queue_fd(0, 1)] + ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
+        fds = [queue_fd(index, 1), queue_fd(0, 1)] + (my_farms() if farms else []) + \
+            ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
         if signals and _master_fd >= 0:
             fds.append(_master_fd)  # as uWSGI, signals are managed while waiting
         msg = receive(fds, buffer_size, None if timeout < 0 else timeout)
@@ -540,7 +569,7 @@ def _uwsgo_spooler_setup(ns):
             mod, _, fn = patch.partition(":")
             getattr(importlib.import_module(mod), fn)()
             return 1
-        fds = [ctl, queue_fd(index, 1), queue_fd(0, 1)] + ([_master_fd] if _master_fd >= 0 else [])
+        fds = [ctl, queue_fd(index, 1), queue_fd(0, 1)] + my_farms() + ([_master_fd] if _master_fd >= 0 else [])
         while True:
             msg = receive(fds, 65536, None)
             hook = ns.get("mule_msg_hook")
@@ -565,6 +594,7 @@ def _uwsgo_spooler_setup(ns):
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
 
     ns.update(mule_id=mule_id, mule_msg=mule_msg, mule_get_msg=mule_get_msg,
+              farm_msg=farm_msg, farm_get_msg=farm_get_msg,
               _uwsgo_extra_main=extra_main)
 
 

@@ -11,7 +11,8 @@ that only writes tasks for another to run.
 
 GET /spool?k=v&... spools {b"k": b"v", ...} and answers the file name;
 /bad?what=... tries a bad spool() and answers the exception; /info the
-spooler attributes; /mulemsg?msg=...&mule=N uwsgi.mule_msg(); /lock uwsgi.lock(), unlock(), is_locked(); /jobs uwsgi.spooler_jobs(); /task?path=...
+spooler attributes; /mulemsg?msg=...&mule=N uwsgi.mule_msg();
+/farmmsg?farm=F&msg=...[&how=mule_msg] uwsgi.farm_msg(F, msg) (or mule_msg(msg, F)); /lock uwsgi.lock(), unlock(), is_locked(); /jobs uwsgi.spooler_jobs(); /task?path=...
 uwsgi.spooler_get_task().
 """
 import json
@@ -101,6 +102,20 @@ def application(environ, start_response):
         try:
             mule = dict(q).get("mule")
             out = repr(uwsgi.mule_msg(dict(q)["msg"].encode(), *([int(mule)] if mule else [])))
+        except Exception as e:
+            out = json.dumps({"type": type(e).__name__, "message": str(e)})
+    elif path == "/farmmsg":
+        q = dict(q)
+        try:
+            if q.get("how") == "mule_msg":
+                out = repr(uwsgi.mule_msg(q["msg"].encode(), q["farm"].encode()))  # uWSGI takes bytes
+            else:
+                out = repr(uwsgi.farm_msg(q["farm"], q["msg"].encode()))
+        except Exception as e:
+            out = json.dumps({"type": type(e).__name__, "message": str(e)})
+    elif path == "/farm_get_msg":
+        try:
+            out = repr(uwsgi.farm_get_msg())
         except Exception as e:
             out = json.dumps({"type": type(e).__name__, "message": str(e)})
     elif path == "/mule_get_msg":
