@@ -50,6 +50,10 @@ type Core interface {
 	// log_this_request); read before Release.
 	LogVars() (vars string, logThis bool)
 	Abort()
+	// Disconnected: the app called uwsgi.disconnect() (the hub has not
+	// yet ended the response); SetDisconnected: it has.
+	Disconnected() bool
+	SetDisconnected()
 	SetHold(bool)
 	Parked() bool
 	Resume(readyFD int, timedOut bool)

@@ -167,6 +167,29 @@ static PyObject *uwp_slot_store(PyObject *self, PyObject *args) {
 	Py_RETURN_TRUE;
 }
 
+/* disconnect(): end the response with what was sent so far and close the
+ * connection, while the app's code goes on (what it sends next goes
+ * nowhere). The hub does it when the core next gives way: at once where
+ * the engine can switch (uGreen, greenlet, gevent; a thread hands over),
+ * at the app's next yield or return under plain --async. */
+static PyObject *uwp_disconnect(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	uw_core *c = request_core();
+	if (!c) return PyErr_Format(PyExc_RuntimeError, "uwsgi.disconnect() can only be called from a request");
+	if (c->disconnect) Py_RETURN_NONE;
+	if (uw_wsgi_commit_head(c) < 0) return NULL;
+	c->disconnect = 1;
+	if (uw_eng->threaded) {
+		uw_core_suspend(c); /* hands the head, the output and the mark to the hub */
+		Py_RETURN_NONE;
+	}
+	uw_event(c, UW_EV_OUT);
+	if (uw_eng->suspend && (uw_current_core() == c || uw_g.s.engine == UW_ENGINE_GEVENT))
+		uw_core_suspend(c);
+	Py_RETURN_NONE;
+}
+
 /* _user_harakiri(deadline): set_user_harakiri()'s deadline for the
  * running request's core (the worker's outside a request); False
  * without a master */
@@ -328,6 +351,7 @@ static PyMethodDef uwp_methods[] = {
 	{"setprocname", uwp_setprocname, METH_VARARGS, "setprocname(name): the name ps shows for this process"},
 	{"_core_requests", uwp_core_requests, METH_NOARGS, "_core_requests(): requests served per core"},
 	{"_slots", uwp_slots, METH_NOARGS, "_slots(): the master's shared counters, per worker"},
+	{"disconnect", uwp_disconnect, METH_NOARGS, "disconnect(): end the response with what was sent and close the connection; the code goes on"},
 	{"_user_harakiri", uwp_user_harakiri, METH_VARARGS, "_user_harakiri(deadline): set_user_harakiri's word for this core"},
 	{"_slot_store", uwp_slot_store, METH_VARARGS, "_slot_store(word, value): a word of this worker's slot"},
 	{NULL, NULL, 0, NULL},

@@ -191,9 +191,10 @@ static void block_signals(void) {
 /* publish hands what own holds over to the hub's core; final adds the end. */
 static void publish(uw_tcore *t, int final) {
 	uw_core *s = &t->own, *c = t->hub;
-	if (!final && !s->head_len && !s->out_len && s->file_fd < 0) return;
+	int cut = s->disconnect == 1; /* uwsgi.disconnect(): hand over now */
+	if (!final && !s->head_len && !s->out_len && s->file_fd < 0 && !cut) return;
 	if (load(&t->xfer)) {
-		if (!final && s->out_len < PILE_LIMIT && s->file_fd < 0) return; /* the next publish takes it along */
+		if (!final && s->out_len < PILE_LIMIT && s->file_fd < 0 && !cut) return; /* the next publish takes it along */
 		Py_BEGIN_ALLOW_THREADS
 		wait_while(&t->xfer, 1, &t->xfer_sleeping);
 		Py_END_ALLOW_THREADS
@@ -201,6 +202,11 @@ static void publish(uw_tcore *t, int final) {
 	/* the hub's core is ours until xfer is set again */
 	if (c->aborted) s->aborted = 1;
 	int bits = 0;
+	if (cut) {
+		c->disconnect = 1;
+		s->disconnect = 2;
+		bits |= UW_EV_OUT; /* the hub looks at the core */
+	}
 	if (s->head_len) {
 		free(c->head);
 		c->head = s->head;
@@ -273,6 +279,7 @@ static void serve(uw_tcore *t) {
 	s->file_fd = -1;
 	s->failed = 0;
 	s->aborted = 0;
+	s->disconnect = 0;
 	s->switches = 0;
 	/* every request starts with a fresh contextvars context */
 	PyObject *ctx = PyContext_New();

@@ -257,6 +257,11 @@ static int emit(uw_core *c, PyObject *data) {
 		return -1;
 	}
 	int r = 0;
+	if (view.len > 0 && c->disconnect) {
+		/* after uwsgi.disconnect() the response is over: output ends the
+		 * iteration, as uWSGI's failed write does (a write() call returns) */
+		c->aborted = 1;
+	}
 	if (view.len > 0 && !c->aborted) {
 		r = commit_head(c);
 		if (r == 0) r = buf_put(&c->out, &c->out_len, &c->out_cap, view.buf, (size_t)view.len);
@@ -266,6 +271,13 @@ static int emit(uw_core *c, PyObject *data) {
 	if (r == 0 && c->out_len >= 256 * 1024 && uw_eng->suspend && (uw_eng->threaded || uw_current_core() == c))
 		uw_core_suspend(c);
 	return r;
+}
+
+/* uw_wsgi_commit_head: the head start_response gave goes out now, body
+ * or not (uwsgi.disconnect()); 0 without one */
+int uw_wsgi_commit_head(uw_core *c) {
+	uw_pycore *p = c->py;
+	return p && p->status ? commit_head(c) : 0;
 }
 
 /* ------------------------------------------------------------ a request */

@@ -579,3 +579,42 @@ def test_another_cores_user_harakiri_ends_with_its_request(pair, kind, engine):
     assert result["r"] == (200, b'"rested"')
     assert get_json(srv.url + "/ids") == pid
     assert "HARAKIRI" not in srv.log
+
+
+# ------------------------------------------------------------ disconnect()
+
+DISCONNECT = str(APPS / "api_disconnect.py")
+
+
+def read_to_close(port, path):
+    from helpers import recv_until_closed
+    with socket.create_connection(("127.0.0.1", port), timeout=REQ_TIMEOUT) as s:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+        return recv_until_closed(s)
+
+
+@pytest.mark.parametrize("kind,engine", [("uwsgo", None), ("uwsgo", "gevent"), ("uwsgo", "threads"),
+                                         ("uwsgo", "ugreen"), ("uwsgi", None), ("uwsgi", "gevent")])
+def test_disconnect_ends_the_response_and_the_code_goes_on(pair, kind, engine, tmp_path):
+    """uwsgi.disconnect(): the client gets what was sent and the
+    connection closes while the app still runs (it waits for a file the
+    test writes only after it saw the close), then the app goes on; what
+    it sends after goes nowhere: its next output ends the iteration, as
+    uWSGI's failed write does. The worker serves on."""
+    args = {None: [], "threads": ["--threads", "2"], "ugreen": ["--async", "4", "--ugreen"],
+            "gevent": cores_args(kind, "gevent")}[engine]
+    srv = pair(kind, "--wsgi-file", DISCONNECT, "--master", *args, env={"DISC_DIR": str(tmp_path), "ENGINE": engine or ""})
+    data, closed = read_to_close(srv.port, "/part")
+    assert closed, data
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"part one\n" in data and b"never seen" not in data, data
+    assert not (tmp_path / "log").exists() or "after" not in (tmp_path / "log").read_text()
+    (tmp_path / "go").write_text("")
+    wait_until(lambda: (tmp_path / "log").exists() and "closed" in (tmp_path / "log").read_text(), what="the app to go on")
+    assert (tmp_path / "log").read_text().split() == ["disconnected", "after", "closed"]
+    (tmp_path / "go").unlink()
+    # before start_response: the connection closes with no answer
+    data, closed = read_to_close(srv.port, "/none")
+    assert closed and data == b"", data
+    (tmp_path / "go").write_text("")
+    wait_until(lambda: "after none" in (tmp_path / "log").read_text(), what="the app to go on")
+    assert urllib.request.urlopen(srv.url + "/", timeout=REQ_TIMEOUT).read() == b"ok"
