@@ -45,8 +45,8 @@ const (
 	wNotAccepting // uwsgi.accepting(False) was called (the stats' accepting: 0)
 	// written by the master when it starts the slot's worker
 	wPID
-	wLastSpawn // Unix seconds
-	wRespawns  // uWSGI's respawn_count
+	wLastSpawn  // Unix seconds
+	wRespawns   // uWSGI's respawn_count
 	headerWords = 16
 )
 
