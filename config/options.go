@@ -96,8 +96,11 @@ type Options struct {
 	SpoolerOrdered   bool     // --spooler-ordered
 	SpoolerQuiet     bool     // --spooler-quiet
 	SpoolerMaxTasks  int      // --spooler-max-tasks N (0: never recycle)
+	SpoolerChdir     string   // --spooler-chdir DIR: the current directory of each task
+	SpoolerHarakiri  int      // --spooler-harakiri SECONDS: a task running longer kills its spooler
 	Mules            []string // --mule [FILE.py|MODULE:CALLABLE], repeatable ("" bare)
 	MulesN           int      // --mules N
+	Farms            []string // --farm NAME:MULE[,MULE...], repeatable
 
 	// Requests and serving
 	StaticMap              []string // --static-map /mount=dir, repeatable

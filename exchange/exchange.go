@@ -50,6 +50,7 @@ type Response struct {
 	files   []FileSpan
 	queued  int
 	done    bool
+	close   bool // close the connection after it (Ending.Close)
 	err     error
 	notify  func() // tells the consumer there is something new
 	onDrain func()
@@ -218,6 +219,9 @@ type Ending struct {
 	// for the log: uwsgi.set_logvar's and log_this_request()'s
 	LogVars string
 	LogThis bool
+	// Close: close the connection after this response (uwsgi.disconnect():
+	// the app goes on without its client)
+	Close bool
 }
 
 // End ends the response.
@@ -235,6 +239,7 @@ func (r *Response) End(e Ending) {
 	}
 	r.logVars, r.logThis = e.LogVars, e.LogThis
 	r.done = true
+	r.close = e.Close
 	r.err = e.Err
 	r.mu.Unlock()
 	r.signal()
@@ -249,6 +254,7 @@ type Batch struct {
 	Chunks [][]byte
 	Files  []FileSpan // Seq relative to Chunks of this batch
 	Done   bool
+	Close  bool // with Done: close the connection after the response
 	Err    error
 }
 
@@ -264,7 +270,7 @@ func (r *Response) Take(headSent bool) Batch {
 		b.Chunks, r.chunks = r.chunks, nil
 		b.Files, r.files = r.files, nil
 	}
-	b.Done, b.Err = r.done, r.err
+	b.Done, b.Err, b.Close = r.done, r.err, r.close
 	if b.Done && !headSent && r.head == nil {
 		// finished without a head: the consumer answers with an error
 		b.Chunks, r.chunks = nil, nil

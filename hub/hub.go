@@ -132,6 +132,7 @@ type coreState struct {
 	seq     uint64 // bumped at each park: stale timers and fd events are ignored
 	waiting bool   // parked on fds/timeout
 	held    bool   // parked because the client is slow
+	cut     bool   // the response ended at uwsgi.disconnect(): drop what the core produces
 	fds     []pyhost.FdWait
 	drainFn func()
 	started time.Time // when the request went to the core
@@ -563,10 +564,22 @@ func (h *Hub) handle(id int) {
 	if st.ws != nil {
 		st.ws.wsCheck(core)
 	}
+	done := ev&pyhost.EvDone != 0
+	if st.cut {
+		// the response ended at uwsgi.disconnect(): the app goes on, and
+		// what it produces goes nowhere
+		h.dropOutput(core, ev)
+		if done {
+			core.Release()
+			h.finishCore(id, st)
+		} else if ev&pyhost.EvWait != 0 {
+			h.park(id, core)
+		}
+		return
+	}
 	if resp.Gone() {
 		core.Abort()
 	}
-	done := ev&pyhost.EvDone != 0
 	// a finished core's head and last output go out with the end, in one step
 	var end exchange.Ending
 	if ev&pyhost.EvOut != 0 {
@@ -604,27 +617,60 @@ func (h *Hub) handle(id int) {
 		}
 		core.Release()
 		resp.End(end)
-		h.closeBody(st.req)
-		st.req = nil
-		st.seq++
-		h.busy--
-		h.free = append(h.free, id)
-		atomic.StoreInt32(h.flag, 1) // a queued request may take this core
-		if st.job {
-			st.job = false
-			return // a job is no request: not counted, not in the stats
-		}
-		h.served++
-		if h.cfg.CoreBusy != nil {
-			h.cfg.CoreBusy(id, false)
-		}
-		if h.cfg.MaxRequests > 0 && h.served == h.cfg.MaxRequests && h.cfg.OnMaxRequests != nil {
-			h.cfg.OnMaxRequests()
-		}
+		h.finishCore(id, st)
 		return
+	}
+	if core.Disconnected() {
+		// uwsgi.disconnect(): the response ends with what was sent (the
+		// head and output were queued above), the connection closes, and
+		// the core goes on without its client
+		core.SetDisconnected()
+		st.cut = true
+		if st.held {
+			st.held = false
+			core.SetHold(false)
+		}
+		vars, logThis := core.LogVars()
+		resp.End(exchange.Ending{Switches: core.Switches(), LogVars: vars, LogThis: logThis, Close: true})
 	}
 	if ev&pyhost.EvWait != 0 {
 		h.park(id, core)
+	}
+}
+
+// dropOutput throws away what a core produced for a response that has
+// already ended (uwsgi.disconnect()).
+func (h *Hub) dropOutput(core Core, ev int) {
+	if ev&pyhost.EvOut != 0 {
+		core.TakeHead()
+		core.TakeOutput()
+	}
+	if ev&pyhost.EvFile != 0 {
+		if fd, _, _ := core.TakeFile(); fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// finishCore: the request on core id is over and the core released.
+func (h *Hub) finishCore(id int, st *coreState) {
+	h.closeBody(st.req)
+	st.req = nil
+	st.cut = false
+	st.seq++
+	h.busy--
+	h.free = append(h.free, id)
+	atomic.StoreInt32(h.flag, 1) // a queued request may take this core
+	if st.job {
+		st.job = false
+		return // a job is no request: not counted, not in the stats
+	}
+	h.served++
+	if h.cfg.CoreBusy != nil {
+		h.cfg.CoreBusy(id, false)
+	}
+	if h.cfg.MaxRequests > 0 && h.served == h.cfg.MaxRequests && h.cfg.OnMaxRequests != nil {
+		h.cfg.OnMaxRequests()
 	}
 }
 

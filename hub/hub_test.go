@@ -186,13 +186,15 @@ func (c *fakeCore) Resume(fd int, timedOut bool) {
 		c.f.runq = append(c.f.runq, c.id)
 	}
 }
-func (c *fakeCore) Release()          {}
-func (c *fakeCore) SetConnFD(int)     {}
-func (c *fakeCore) WSPush([]byte) int { return 0 }
-func (c *fakeCore) WSQueued() int     { return 0 }
-func (c *fakeCore) WSClose()          {}
-func (c *fakeCore) WSPending() bool   { return false }
-func (c *fakeCore) GiveBack()         { panic("not a threaded engine") }
+func (c *fakeCore) Release()           {}
+func (c *fakeCore) SetConnFD(int)      {}
+func (c *fakeCore) WSPush([]byte) int  { return 0 }
+func (c *fakeCore) WSQueued() int      { return 0 }
+func (c *fakeCore) WSClose()           {}
+func (c *fakeCore) WSPending() bool    { return false }
+func (c *fakeCore) GiveBack()          { panic("not a threaded engine") }
+func (c *fakeCore) Disconnected() bool { return false }
+func (c *fakeCore) SetDisconnected()   {}
 
 // fakePlane runs test code on the hub's thread, in its Turn, and records
 // the readiness of the fds it watches.

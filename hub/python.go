@@ -58,6 +58,10 @@ type Core interface {
 	WSQueued() int
 	WSClose()
 	WSPending() bool
+	// Disconnected: the app called uwsgi.disconnect() (the hub has not
+	// yet ended the response); SetDisconnected: it has.
+	Disconnected() bool
+	SetDisconnected()
 	SetHold(bool)
 	Parked() bool
 	Resume(readyFD int, timedOut bool)

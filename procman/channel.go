@@ -21,9 +21,13 @@ import (
 // (the Msg* constants). SEQPACKET keeps each message whole and the
 // messages in order, needs no framing, and tells either side when the
 // other is gone (a read of 0 bytes, EPIPE on a write). Both ends are
-// non-blocking: nobody ever waits for the other side; a message that
-// finds the other side's queue full is dropped and logged (uWSGI's
-// "SIGNAL QUEUE IS FULL").
+// non-blocking, and neither side's event loop ever waits for the other.
+// A message to a process whose socket buffer is full (it is busy with a
+// request, or a burst outran it) is held by the master and written in
+// order as the process makes room (up to maxHeld per process; past that
+// it is dropped and logged, uWSGI's "SIGNAL QUEUE IS FULL"). A process
+// whose buffer to the master is full waits for room (the master reads
+// all the time), so a burst of uwsgi.signal() calls loses nothing.
 //
 // The child reads its end from its own event loop (the hub watches the
 // fd); Python code writes its messages straight to the fd (os.write: one
@@ -153,6 +157,11 @@ type peer struct {
 	conn *net.UnixConn // the master's end (Go's poller reads it)
 	raw  syscall.RawConn
 	kid  *os.File // the child's end, until the child has started
+
+	outMu    sync.Mutex
+	held     [][]byte // messages p could not take yet, oldest first
+	flushing bool     // a flush goroutine is writing held
+	gone     bool     // a write failed for good: p's process is gone
 }
 
 // openChannel makes the channel of the process cmd is about to start
@@ -225,15 +234,70 @@ func (r *router) read(p *peer) {
 	}
 }
 
-// send sends one message to p without waiting.
+// maxHeld is how many messages the master holds for one process that
+// cannot take them at once (its socket buffer is full: it is busy, or a
+// burst outran it). Past that, a message is dropped and logged.
+const maxHeld = 65536
+
+// send sends one message to p without waiting. When p's socket buffer is
+// full the message is held, behind any held before it, and a goroutine
+// writes them in order as p makes room: ErrQueueFull only when maxHeld
+// are already held, io.EOF when p is gone.
 func (p *peer) send(msg []byte) error {
-	var err error
-	cerr := p.raw.Write(func(fd uintptr) bool {
-		err = sendMsg(int(fd), msg)
-		return true // one attempt: never wait for the child
-	})
-	if cerr != nil {
-		return cerr
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	if p.gone {
+		return io.EOF
 	}
-	return err
+	if len(p.held) == 0 {
+		var err error
+		cerr := p.raw.Write(func(fd uintptr) bool {
+			err = sendMsg(int(fd), msg)
+			return true // one attempt
+		})
+		switch {
+		case cerr != nil:
+			p.gone = true
+			return cerr
+		case err != ErrQueueFull:
+			return err
+		}
+	}
+	if len(p.held) >= maxHeld {
+		return ErrQueueFull
+	}
+	p.held = append(p.held, msg)
+	if !p.flushing {
+		p.flushing = true
+		go p.flush()
+	}
+	return nil
+}
+
+// flush writes p's held messages in order, waiting on Go's poller for
+// room, until none is left or p is gone.
+func (p *peer) flush() {
+	for {
+		p.outMu.Lock()
+		if len(p.held) == 0 || p.gone {
+			p.held, p.flushing = nil, false
+			p.outMu.Unlock()
+			return
+		}
+		msg := p.held[0] // only flush takes messages off held
+		p.outMu.Unlock()
+		var err error
+		cerr := p.raw.Write(func(fd uintptr) bool {
+			err = sendMsg(int(fd), msg)
+			return err != ErrQueueFull // full: wait until writable
+		})
+		p.outMu.Lock()
+		if cerr != nil || err != nil {
+			p.gone = true // closed by the master, or the process is gone
+		} else {
+			p.held[0] = nil
+			p.held = p.held[1:]
+		}
+		p.outMu.Unlock()
+	}
 }

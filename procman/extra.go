@@ -17,6 +17,8 @@ type Extra struct {
 	Index int      // 1-based within Kind
 	Name  string   // what ps shows when names are on ("uWSGI spooler")
 	Env   []string // more variables for this process only
+	Dir   string   // a spooler's directory (the stats' "dir")
+	Patch string   // what a mule runs (--mule FILE.py or MODULE:CALLABLE; "": it waits for messages)
 }
 
 // EnvExtra tells an extra process what it is: "spooler 1", "mule 2".

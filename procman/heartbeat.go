@@ -19,8 +19,8 @@ import (
 //	bits 1-63  CLOCK_MONOTONIC of the last beat, in nanoseconds
 //
 // then the worker's counters for the stats server (see slotWord), then
-// two words per app (requests, exceptions) and two per core (requests,
-// in a request). The worker writes its slot, except for the words the
+// two words per app (requests, exceptions) and three per core (requests,
+// in a request, the core's set_user_harakiri deadline). The worker writes its slot, except for the words the
 // master keeps there for the uwsgi module's workers() (pid, last spawn,
 // respawns); the master reads it. pyhost/pyapi/10_process.py reads the
 // same words by the same numbers.
@@ -38,15 +38,24 @@ const (
 	wRunningTime // microseconds spent in requests, summed
 	wAvgRT       // uWSGI's running average: (avg + rt) / 2 at each request
 	wTx          // response bytes sent
-	// set_user_harakiri's deadline, CLOCK_MONOTONIC ns (0: none), written
-	// by the worker's app; the master kills the worker once it passes
+	// set_user_harakiri's deadline when it was called outside a request
+	// (CLOCK_MONOTONIC ns, 0: none); a request's is its core's
+	// (cUserHarakiri). The master kills the worker once one passes.
 	wUserHarakiri
 	wNotAccepting // uwsgi.accepting(False) was called (the stats' accepting: 0)
 	// written by the master when it starts the slot's worker
 	wPID
-	wLastSpawn // Unix seconds
-	wRespawns  // uWSGI's respawn_count
+	wLastSpawn  // Unix seconds
+	wRespawns   // uWSGI's respawn_count
 	headerWords = 16
+)
+
+// The words of each core, after the apps' words.
+const (
+	cRequests     = iota // requests served on the core
+	cInRequest           // 1 while the core serves one
+	cUserHarakiri        // set_user_harakiri's deadline for the core's request (CLOCK_MONOTONIC ns, 0: none)
+	coreWords
 )
 
 // hbLayout sizes a slot: apps and cores per worker (0 and 0: the beat
@@ -54,8 +63,11 @@ const (
 type hbLayout struct{ apps, cores int }
 
 func (l hbLayout) slotSize() int {
-	return roundUp((headerWords+2*l.apps+2*l.cores)*8, hbSlotSize)
+	return roundUp((headerWords+2*l.apps+coreWords*l.cores)*8, hbSlotSize)
 }
+
+// coreWord is the index of word w (cRequests...) of core in a slot.
+func (l hbLayout) coreWord(core, w int) int { return headerWords + 2*l.apps + coreWords*core + w }
 
 // monoClock reads CLOCK_MONOTONIC without a syscall. The clock is the same
 // for every process on the machine, so a worker's beat and the master's
@@ -116,7 +128,7 @@ func (h *Heartbeat) RequestDone(app, core int, rt time.Duration, tx int64, faile
 		}
 	}
 	if core >= 0 && core < h.layout.cores {
-		atomic.AddUint64(&w[headerWords+2*h.layout.apps+2*core], 1)
+		atomic.AddUint64(&w[h.layout.coreWord(core, cRequests)], 1)
 	}
 }
 
@@ -129,7 +141,7 @@ func (h *Heartbeat) CoreBusy(core int, busy bool) {
 	if busy {
 		v = 1
 	}
-	atomic.StoreUint64(&h.words[headerWords+2*h.layout.apps+2*core+1], v)
+	atomic.StoreUint64(&h.words[h.layout.coreWord(core, cInRequest)], v)
 }
 
 // Beat records that the worker's hub loop turned, and whether requests are
@@ -241,9 +253,17 @@ func (a *hbArea) started(id, pid int, at time.Time, respawns int) {
 	atomic.StoreUint64(&w[wRespawns], uint64(respawns))
 }
 
-// userHarakiri is worker id's set_user_harakiri deadline (0: none).
-func (a *hbArea) userHarakiri(id int) int64 {
-	return int64(atomic.LoadUint64(&a.words(id)[wUserHarakiri]))
+// userHarakiri is the earliest set_user_harakiri deadline of worker id
+// (0: none), and the core whose request set it (-1: set outside a request).
+func (a *hbArea) userHarakiri(id int) (deadline int64, core int) {
+	w := a.words(id)
+	deadline, core = int64(atomic.LoadUint64(&w[wUserHarakiri])), -1
+	for c := 0; c < a.layout.cores; c++ {
+		if d := int64(atomic.LoadUint64(&w[a.layout.coreWord(c, cUserHarakiri)])); d > 0 && (deadline == 0 || d < deadline) {
+			deadline, core = d, c
+		}
+	}
+	return deadline, core
 }
 
 // accepting is what the worker last told uwsgi.accepting().
@@ -266,10 +286,13 @@ func (a *hbArea) close() {
 // mapHeartbeat maps the area inherited on fd and returns worker id's slot.
 // The fd is closed: the mapping outlives it, and the app's children must
 // not inherit it.
-func mapHeartbeat(fd, id int) (*Heartbeat, error) { return mapHeartbeatLayout(fd, id, hbLayout{}) }
-
-func mapHeartbeatLayout(fd, id int, layout hbLayout) (*Heartbeat, error) {
+func mapHeartbeat(fd, id int) (*Heartbeat, error) {
 	defer syscall.Close(fd)
+	return mapHeartbeatLayout(fd, id, hbLayout{})
+}
+
+// mapHeartbeatLayout maps the area on fd; the caller keeps (and closes) fd.
+func mapHeartbeatLayout(fd, id int, layout hbLayout) (*Heartbeat, error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, fmt.Errorf("heartbeat fd %d: %w", fd, err)

@@ -79,6 +79,9 @@ type Spec struct {
 	// ExtraStarted, when set, is told each time extra i (an index into
 	// Extras) gets a new pid, and with pid 0 when it leaves.
 	ExtraStarted func(i, pid int)
+	// SpoolerState, when set, says what spooler extra i is doing (for
+	// the stats server and --spooler-harakiri).
+	SpoolerState func(i int) SpoolerState
 	// Inherit are more files every worker and extra inherits, after the
 	// listeners, the heartbeat area and the request log; EnvInheritFDs
 	// names their fds.
@@ -88,6 +91,15 @@ type Spec struct {
 	// others, each named in its environment by its Env (Env=fd): the
 	// shared memory of the locks and caches is one.
 	Shared []SharedFile
+}
+
+// SpoolerState is what a spooler process tells the master.
+type SpoolerState struct {
+	Tasks   uint64 // tasks run since it started
+	Running bool   // a task runs now
+	// the task's --spooler-harakiri deadline: CLOCK_MONOTONIC seconds, 0
+	// for none; the master kills the spooler once it has passed
+	HarakiriAt int64
 }
 
 // SharedFile is a file every worker and extra inherits, its fd named by Env.
@@ -829,7 +841,22 @@ func (m *master) tick(now time.Time) {
 		m.nextUserHarakiri = now.Add(time.Second)
 		mono := m.clock.now()
 		for _, s := range m.slots[1:] {
-			if d := m.hb.userHarakiri(s.id); s.alive && !s.harakiriKill && d > 0 && mono >= d {
+			if s.extra != nil {
+				if s.extra.Kind == "spooler" && s.alive && !s.harakiriKill && m.spec.SpoolerState != nil {
+					// --spooler-harakiri (the area holds only the workers' slots)
+					if at := m.spec.SpoolerState(s.extraIndex).HarakiriAt; at > 0 && mono >= at*int64(time.Second) {
+						m.log.Printf("*** HARAKIRI ON THE SPOOLER (pid: %d) ***", s.pid)
+						s.harakiriKill = true
+						s.harakiris++
+						m.kill(s, syscall.SIGKILL)
+					}
+				}
+				continue
+			}
+			if d, core := m.hb.userHarakiri(s.id); s.alive && !s.harakiriKill && d > 0 && mono >= d {
+				if core >= 0 {
+					m.log.Printf("HARAKIRI (user) triggered by worker %d core %d !!!", s.id, core)
+				}
 				m.log.Printf("*** HARAKIRI ON WORKER %d (pid: %d, user harakiri) ***", s.id, s.pid)
 				s.harakiriKill = true
 				s.harakiris++

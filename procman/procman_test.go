@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -532,6 +533,60 @@ func TestWorkerFromEnv(t *testing.T) {
 	}
 	if _, ok := CurrentWorker(); ok {
 		t.Fatal("the test runner thinks it is a worker")
+	}
+}
+
+// Variables that name fds of this process that are not the master's (a
+// listener count past the inherited ones, a heartbeat fd that is not
+// the area) are refused without touching those fds: no file is made of
+// them, so none is closed when the garbage collector runs.
+func TestWorkerFromEnvLeavesOtherFdsAlone(t *testing.T) {
+	env := func(kv map[string]string) func(string) string {
+		return func(k string) string { return kv[k] }
+	}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(p[0])
+	defer syscall.Close(p[1])
+	// the fds from 3 up to the first closed one: what a listener count
+	// past the inherited fds walks over
+	type ident struct{ dev, ino uint64 }
+	before := map[int]ident{}
+	for fd := FirstListenFD; ; fd++ {
+		var st syscall.Stat_t
+		if syscall.Fstat(fd, &st) != nil {
+			break
+		}
+		before[fd] = ident{uint64(st.Dev), st.Ino}
+	}
+	if len(before) < 2 {
+		t.Fatalf("expected the pipe among fds 3...: %v", before)
+	}
+	for _, bad := range []map[string]string{
+		// fds 3... are this test's own (Go's poller, the pipe): the count
+		// runs past them to a closed one
+		{EnvWorkerID: "1", EnvNumProc: "1", EnvMasterPID: "1", EnvListenFDs: "1000"},
+		// every listener fd is open, the heartbeat fd is a pipe
+		{EnvWorkerID: "1", EnvNumProc: "1", EnvMasterPID: "1", EnvListenFDs: "2", EnvHeartbeatFD: strconv.Itoa(p[1])},
+		// a bad layout after good fds
+		{EnvWorkerID: "1", EnvNumProc: "1", EnvMasterPID: "1", EnvListenFDs: "2", EnvReqLogFD: strconv.Itoa(p[1]),
+			EnvHeartbeatFD: strconv.Itoa(p[0]), EnvSlotLayout: "x"},
+	} {
+		if _, err := workerFromEnv(env(bad)); err == nil {
+			t.Fatalf("accepted %v", bad)
+		}
+	}
+	for i := 0; i < 3; i++ { // collect, and let the finalizers run
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	for fd, id := range before {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil || (ident{uint64(st.Dev), st.Ino}) != id {
+			t.Errorf("fd %d was closed (or replaced) after a refused environment: %v", fd, err)
+		}
 	}
 }
 

@@ -272,3 +272,40 @@ func TestChannelMessages(t *testing.T) {
 		t.Fatalf("send after the master left: %v, want EOF", err)
 	}
 }
+
+// A process that reads nothing while a burst is raised for it (it is
+// busy) gets the whole burst, in order, once it reads: the master holds
+// what its socket buffer cannot.
+func TestRouterHoldsABurstForABusyProcess(t *testing.T) {
+	r, kids, lb := newRouterWith(t, 2)
+	busy, raiser := kids[0], kids[1]
+	busy.send(t, append([]byte{MsgRegister, 8}, "worker1"...)...)
+	busy.send(t, append([]byte{MsgRegister, 9}, "worker1"...)...)
+	waitKnown(t, r, 8, 9)
+	const n = 3000 // several times what a socket buffer holds
+	for i := 0; i < n; i++ {
+		msg := []byte{MsgSignal, byte(8 + i%2)}
+		for {
+			_, err := syscall.Write(raiser.fd, msg)
+			if err == nil {
+				break
+			}
+			if err != syscall.EAGAIN { // the raiser waits for room, as pyapi does
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	got := busy.runs(t, n, 100*time.Millisecond)
+	if len(got) != n {
+		t.Fatalf("worker 1 ran %d signals, want %d\n%s", len(got), n, lb)
+	}
+	for i, s := range got {
+		if s != byte(8+i%2) {
+			t.Fatalf("signal %d of the burst is %d, want %d: out of order", i, s, 8+i%2)
+		}
+	}
+	if strings.Contains(lb.String(), "QUEUE IS FULL") {
+		t.Errorf("signals were dropped:\n%s", lb)
+	}
+}

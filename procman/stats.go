@@ -134,6 +134,26 @@ type statsDoc struct {
 	Locks             []map[string]int `json:"locks"`
 	Sockets           []statsSocket    `json:"sockets"`
 	Workers           []statsWorker    `json:"workers"`
+	Spoolers          []statsSpooler   `json:"spoolers,omitempty"` // only with spoolers, as uWSGI
+	Mules             []statsMule      `json:"mules,omitempty"`    // uwsgo's: uWSGI 2.0 shows none
+}
+
+type statsSpooler struct {
+	Dir      string `json:"dir"`
+	PID      int    `json:"pid"`
+	Tasks    uint64 `json:"tasks"`
+	Respawns int    `json:"respawns"`
+	Running  int    `json:"running"`
+}
+
+// statsMule has the names of uWSGI's struct uwsgi_mule, as the workers'
+// entries do.
+type statsMule struct {
+	ID           int    `json:"id"`
+	PID          int    `json:"pid"`
+	LastSpawn    int64  `json:"last_spawn"`
+	RespawnCount int    `json:"respawn_count"`
+	Patch        string `json:"patch"` // what it runs: "" for a mule that waits for messages
 }
 
 type statsSocket struct {
@@ -207,7 +227,8 @@ func (m *master) statsJSON() []byte {
 	}
 	for _, s := range m.slots[1:] {
 		if s.extra != nil {
-			continue // the spooler and mules are no workers
+			m.extraStats(&d, s)
+			continue
 		}
 		w := statsWorker{ID: s.id, Accepting: 1, Status: "idle", HarakiriCount: s.harakiris,
 			RespawnCount: s.respawns, Apps: []statsApp{}, Cores: []statsCore{}}
@@ -236,8 +257,8 @@ func (m *master) statsJSON() []byte {
 					Requests: get(headerWords + 2*i), Exceptions: get(headerWords + 2*i + 1)})
 			}
 			for i := 0; i < lay.cores; i++ {
-				c := statsCore{ID: i, Requests: get(headerWords + 2*lay.apps + 2*i),
-					InRequest: get(headerWords + 2*lay.apps + 2*i + 1), Vars: []string{}, ReqInfo: map[string]string{}}
+				c := statsCore{ID: i, Requests: get(lay.coreWord(i, cRequests)),
+					InRequest: get(lay.coreWord(i, cInRequest)), Vars: []string{}, ReqInfo: map[string]string{}}
 				if c.InRequest != 0 && s.alive {
 					w.Status = "busy"
 					d.Load++
@@ -255,6 +276,32 @@ func (m *master) statsJSON() []byte {
 		return []byte("{}")
 	}
 	return append(b, '\n')
+}
+
+// extraStats adds a spooler or a mule to the document.
+func (m *master) extraStats(d *statsDoc, s *slot) {
+	pid := 0
+	if s.alive {
+		pid = s.pid
+	}
+	switch s.extra.Kind {
+	case "spooler":
+		sp := statsSpooler{Dir: s.extra.Dir, PID: pid, Respawns: max(s.respawns-1, 0)}
+		if m.spec.SpoolerState != nil && s.alive {
+			st := m.spec.SpoolerState(s.extraIndex)
+			sp.Tasks = st.Tasks
+			if st.Running {
+				sp.Running = 1
+			}
+		}
+		d.Spoolers = append(d.Spoolers, sp)
+	case "mule":
+		mu := statsMule{ID: s.extra.Index, PID: pid, RespawnCount: s.respawns, Patch: s.extra.Patch}
+		if !s.started.IsZero() {
+			mu.LastSpawn = s.started.Unix()
+		}
+		d.Mules = append(d.Mules, mu)
+	}
 }
 
 // memoryOf reads a process's resident and virtual size from /proc.

@@ -116,7 +116,11 @@ func CurrentWorker() (*Worker, bool) {
 }
 
 // workerFromEnv builds a Worker from the master's variables, taking
-// ownership of the inherited fds.
+// ownership of the inherited fds. Every variable and every fd is checked
+// before any fd is taken: an *os.File made of an fd and then dropped
+// closes that fd when it is collected, and a wrong variable may name fds
+// this process uses for something else (Go's poller among them). So
+// files are made only of the fds the Worker keeps, once nothing can fail.
 func workerFromEnv(getenv func(string) string) (*Worker, error) {
 	num := func(key string, min int) (int, error) {
 		v, err := strconv.Atoi(getenv(key))
@@ -124,6 +128,13 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 			return 0, fmt.Errorf("%s=%q: want an integer >= %d", key, getenv(key), min)
 		}
 		return v, nil
+	}
+	isOpen := func(what string, fd int) error {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return fmt.Errorf("%s fd %d: %w", what, fd, err)
+		}
+		return nil
 	}
 	w := &Worker{}
 	var err error
@@ -147,13 +158,9 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 		return nil, err
 	}
 	for i := 0; i < nfds; i++ {
-		fd := FirstListenFD + i
-		var st syscall.Stat_t
-		if err := syscall.Fstat(fd, &st); err != nil {
-			return nil, fmt.Errorf("listener fd %d: %w", fd, err)
+		if err := isOpen("listener", FirstListenFD+i); err != nil {
+			return nil, err
 		}
-		syscall.CloseOnExec(fd)
-		w.Listeners = append(w.Listeners, os.NewFile(uintptr(fd), fmt.Sprintf("uwsgo-listener-%d", i)))
 	}
 	if v := getenv(EnvStartedOn); v != "" {
 		secs, err := strconv.ParseInt(v, 10, 64)
@@ -168,17 +175,21 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 			return nil, fmt.Errorf("%s=%q: want a duration", EnvHarakiri, getenv(EnvHarakiri))
 		}
 	}
+	reqLog := -1
 	if getenv(EnvReqLogFD) != "" {
-		fd, err := num(EnvReqLogFD, FirstListenFD+nfds)
-		if err != nil {
+		if reqLog, err = num(EnvReqLogFD, FirstListenFD+nfds); err != nil {
 			return nil, err
 		}
-		syscall.CloseOnExec(fd)
-		w.ReqLog = os.NewFile(uintptr(fd), "uwsgo-request-log")
+		if err := isOpen("request log", reqLog); err != nil {
+			return nil, err
+		}
 	}
+	hbFD := -1
 	if getenv(EnvHeartbeatFD) != "" {
-		fd, err := num(EnvHeartbeatFD, FirstListenFD+nfds)
-		if err != nil {
+		if hbFD, err = num(EnvHeartbeatFD, FirstListenFD+nfds); err != nil {
+			return nil, err
+		}
+		if err := isOpen("heartbeat", hbFD); err != nil {
 			return nil, err
 		}
 		var layout hbLayout
@@ -187,11 +198,25 @@ func workerFromEnv(getenv func(string) string) (*Worker, error) {
 				return nil, fmt.Errorf("%s=%q: want APPS,CORES", EnvSlotLayout, v)
 			}
 		}
-		if w.Extra != "" {
-			syscall.Close(fd) // harakiri and the counters are for workers only
-		} else if w.Heartbeat, err = mapHeartbeatLayout(fd, w.ID, layout); err != nil {
-			return nil, err
+		// harakiri and the counters are for workers only
+		if w.Extra == "" {
+			if w.Heartbeat, err = mapHeartbeatLayout(hbFD, w.ID, layout); err != nil {
+				return nil, err
+			}
 		}
+	}
+	// nothing can fail from here on: take the fds
+	for i := 0; i < nfds; i++ {
+		fd := FirstListenFD + i
+		syscall.CloseOnExec(fd)
+		w.Listeners = append(w.Listeners, os.NewFile(uintptr(fd), fmt.Sprintf("uwsgo-listener-%d", i)))
+	}
+	if reqLog >= 0 {
+		syscall.CloseOnExec(reqLog)
+		w.ReqLog = os.NewFile(uintptr(reqLog), "uwsgo-request-log")
+	}
+	if hbFD >= 0 {
+		syscall.Close(hbFD) // mapped, or not wanted
 	}
 	return w, nil
 }

@@ -60,9 +60,22 @@ static struct core_log *core_logs;
 static uint64_t *slot_of(int worker);
 static int current_core_id(void);
 
-/* the slot word set_user_harakiri() writes (procman/heartbeat.go's
- * wUserHarakiri; pyapi/10_process.py's _W_USER_HARAKIRI) */
+/* set_user_harakiri()'s deadlines (procman/heartbeat.go): a request's is
+ * its core's word (cUserHarakiri: three words per core after the apps'),
+ * so each async core is timed alone, as in uWSGI 2.1; outside a request
+ * the worker's (wUserHarakiri) */
 #define W_USER_HARAKIRI 6
+#define W_HEADER 16
+#define CORE_WORDS 3
+#define C_USER_HARAKIRI 2
+
+static uint64_t *user_harakiri_word(int core) {
+	uint64_t *slot = slot_of(uw_g.s.worker_id);
+	if (!slot) return NULL;
+	if (core < 0 || core >= uw_g.s.slot_cores) return &slot[W_USER_HARAKIRI];
+	int i = W_HEADER + 2 * uw_g.s.slot_apps + CORE_WORDS * core + C_USER_HARAKIRI;
+	return i < uw_g.s.slot_words ? &slot[i] : NULL;
+}
 
 void uw_api_process_request_done(int id) {
 	if (id >= 0 && id < ncore_requests) {
@@ -71,11 +84,11 @@ void uw_api_process_request_done(int id) {
 			core_logs[id].len = 0;
 			core_logs[id].log_this = 0;
 		}
+		/* as uWSGI, a user harakiri ends with the request that set it */
+		uint64_t *w = user_harakiri_word(id);
+		if (w && __atomic_load_n(w, __ATOMIC_RELAXED))
+			__atomic_store_n(w, 0, __ATOMIC_RELAXED);
 	}
-	/* as uWSGI, a user harakiri ends with the request that set it */
-	uint64_t *slot = slot_of(uw_g.s.worker_id);
-	if (slot && __atomic_load_n(&slot[W_USER_HARAKIRI], __ATOMIC_RELAXED))
-		__atomic_store_n(&slot[W_USER_HARAKIRI], 0, __ATOMIC_RELAXED);
 }
 
 /* the running request's core: a green or async core, gevent's request
@@ -151,6 +164,42 @@ static PyObject *uwp_slot_store(PyObject *self, PyObject *args) {
 	if (!slot || uw_g.s.masterpid <= 0) Py_RETURN_FALSE;
 	if (word < 0 || word >= uw_g.s.slot_words) return PyErr_Format(PyExc_IndexError, "no slot word %d", word);
 	__atomic_store_n(&slot[word], (uint64_t)v, __ATOMIC_RELAXED);
+	Py_RETURN_TRUE;
+}
+
+/* disconnect(): end the response with what was sent so far and close the
+ * connection, while the app's code goes on (what it sends next goes
+ * nowhere). The hub does it when the core next gives way: at once where
+ * the engine can switch (uGreen, greenlet, gevent; a thread hands over),
+ * at the app's next yield or return under plain --async. */
+static PyObject *uwp_disconnect(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	uw_core *c = request_core();
+	if (!c) return PyErr_Format(PyExc_RuntimeError, "uwsgi.disconnect() can only be called from a request");
+	if (c->disconnect) Py_RETURN_NONE;
+	if (uw_wsgi_commit_head(c) < 0) return NULL;
+	c->disconnect = 1;
+	if (uw_eng->threaded) {
+		uw_core_suspend(c); /* hands the head, the output and the mark to the hub */
+		Py_RETURN_NONE;
+	}
+	uw_event(c, UW_EV_OUT);
+	if (uw_eng->suspend && (uw_current_core() == c || uw_g.s.engine == UW_ENGINE_GEVENT))
+		uw_core_suspend(c);
+	Py_RETURN_NONE;
+}
+
+/* _user_harakiri(deadline): set_user_harakiri()'s deadline for the
+ * running request's core (the worker's outside a request); False
+ * without a master */
+static PyObject *uwp_user_harakiri(PyObject *self, PyObject *args) {
+	(void)self;
+	unsigned long long v;
+	if (!PyArg_ParseTuple(args, "K:_user_harakiri", &v)) return NULL;
+	uint64_t *w = uw_g.s.masterpid > 0 ? user_harakiri_word(current_core_id()) : NULL;
+	if (!w) Py_RETURN_FALSE;
+	__atomic_store_n(w, (uint64_t)v, __ATOMIC_RELAXED);
 	Py_RETURN_TRUE;
 }
 
@@ -302,6 +351,8 @@ static PyMethodDef uwp_methods[] = {
 	{"setprocname", uwp_setprocname, METH_VARARGS, "setprocname(name): the name ps shows for this process"},
 	{"_core_requests", uwp_core_requests, METH_NOARGS, "_core_requests(): requests served per core"},
 	{"_slots", uwp_slots, METH_NOARGS, "_slots(): the master's shared counters, per worker"},
+	{"disconnect", uwp_disconnect, METH_NOARGS, "disconnect(): end the response with what was sent and close the connection; the code goes on"},
+	{"_user_harakiri", uwp_user_harakiri, METH_VARARGS, "_user_harakiri(deadline): set_user_harakiri's word for this core"},
 	{"_slot_store", uwp_slot_store, METH_VARARGS, "_slot_store(word, value): a word of this worker's slot"},
 	{NULL, NULL, 0, NULL},
 };

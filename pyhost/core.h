@@ -67,6 +67,9 @@ typedef struct uw_core {
 	int failed; /* the app failed before committing the head: answer 500 */
 	int aborted; /* the client went away: stop iterating */
 	int hold;    /* set by Go: the client is slow, do not run until resumed */
+	/* uwsgi.disconnect(): 1 asked (Go ends the response with what was
+	 * sent, and closes), 2 done (Go drops what the core produces next) */
+	int disconnect;
 	long switches;
 
 	void *py; /* struct uw_pycore: Python-side state (opaque to Go) */

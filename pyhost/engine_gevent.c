@@ -109,7 +109,7 @@ static int gevent_init(char *err, size_t errlen) {
 /* with gevent a core "suspends" by letting gevent's hub run */
 static void gevent_suspend(uw_core *c) {
 	c->switches++;
-	if (c->out_len) uw_event(c, UW_EV_OUT), gevent_kick();
+	if (c->out_len || c->disconnect == 1) uw_event(c, UW_EV_OUT), gevent_kick();
 	do {
 		PyObject *r = PyObject_CallNoArgs(gevent_idle_fn);
 		if (!r) {

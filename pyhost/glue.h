@@ -82,6 +82,7 @@ extern PyTypeObject uw_start_response_type, uw_file_wrapper_type;
 PyObject *uw_start_response_new(uw_core *c);
 /* the whole request, on a core that can suspend anywhere */
 void uw_wsgi_run_request(uw_core *c);
+int uw_wsgi_commit_head(uw_core *c); /* the head goes out now (uwsgi.disconnect) */
 /* plain async: one step; returns 0 when the request is over */
 int uw_wsgi_step(uw_core *c);
 /* the app failed: log the traceback; Go answers 500 or cuts the response */

@@ -452,6 +452,7 @@ static void core_release_impl(int id) {
 	c->out_len = 0;
 	c->events = 0;
 	c->in_events = 0;
+	c->disconnect = 0;
 	c->state = UW_FREE;
 }
 
@@ -489,7 +490,7 @@ static int run_impl(void) {
 				urgent = 1;
 				continue;
 			}
-			if ((c->head_len && !c->head_taken) || c->out_len) {
+			if ((c->head_len && !c->head_taken) || c->out_len || c->disconnect == 1) {
 				/* what the app yielded goes out now: it may sleep next */
 				uw_event(c, UW_EV_OUT);
 				urgent = 1;

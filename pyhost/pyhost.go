@@ -440,6 +440,14 @@ func (k Core) WSClose() { C.uw_ws_close(k.c.id) }
 // WSPending reports whether a message (or the close) waits to be taken.
 func (k Core) WSPending() bool { return C.uw_ws_pending(k.c.id) != 0 }
 
+// Disconnected reports whether the app called uwsgi.disconnect() and
+// the hub has not yet ended the response for it.
+func (k Core) Disconnected() bool { return k.c.disconnect == 1 }
+
+// SetDisconnected: the hub ended the response uwsgi.disconnect() asked
+// to end; what the core produces from now on goes nowhere.
+func (k Core) SetDisconnected() { k.c.disconnect = 2 }
+
 // Abort tells the core the client went away.
 func (k Core) Abort() { k.c.aborted = 1 }
 

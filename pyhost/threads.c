@@ -194,9 +194,10 @@ static void block_signals(void) {
  * even with nothing, so that the hub looks at the core (websockets). */
 static void publish(uw_tcore *t, int final, int force) {
 	uw_core *s = &t->own, *c = t->hub;
-	if (!final && force < 2 && !s->head_len && !s->out_len && s->file_fd < 0) return;
+	int cut = s->disconnect == 1; /* uwsgi.disconnect(): hand over now */
+	if (!final && force < 2 && !s->head_len && !s->out_len && s->file_fd < 0 && !cut) return;
 	if (load(&t->xfer)) {
-		if (!final && !force && s->out_len < PILE_LIMIT && s->file_fd < 0) return; /* the next publish takes it along */
+		if (!final && !force && s->out_len < PILE_LIMIT && s->file_fd < 0 && !cut) return; /* the next publish takes it along */
 		Py_BEGIN_ALLOW_THREADS
 		wait_while(&t->xfer, 1, &t->xfer_sleeping);
 		Py_END_ALLOW_THREADS
@@ -204,6 +205,11 @@ static void publish(uw_tcore *t, int final, int force) {
 	/* the hub's core is ours until xfer is set again */
 	if (c->aborted) s->aborted = 1;
 	int bits = 0;
+	if (cut) {
+		c->disconnect = 1;
+		s->disconnect = 2;
+		bits |= UW_EV_OUT; /* the hub looks at the core */
+	}
 	if (s->head_len) {
 		free(c->head);
 		c->head = s->head;
@@ -282,6 +288,7 @@ static void serve(uw_tcore *t) {
 	s->file_fd = -1;
 	s->failed = 0;
 	s->aborted = 0;
+	s->disconnect = 0;
 	s->switches = 0;
 	/* every request starts with a fresh contextvars context */
 	PyObject *ctx = PyContext_New();

@@ -257,6 +257,11 @@ static int emit(uw_core *c, PyObject *data) {
 		return -1;
 	}
 	int r = 0;
+	if (view.len > 0 && c->disconnect) {
+		/* after uwsgi.disconnect() the response is over: output ends the
+		 * iteration, as uWSGI's failed write does (a write() call returns) */
+		c->aborted = 1;
+	}
 	if (view.len > 0 && !c->aborted) {
 		r = commit_head(c);
 		if (r == 0) r = buf_put(&c->out, &c->out_len, &c->out_cap, view.buf, (size_t)view.len);
@@ -268,10 +273,15 @@ static int emit(uw_core *c, PyObject *data) {
 	return r;
 }
 
+/* uw_wsgi_commit_head: the head start_response gave goes out now, body
+ * or not (uwsgi.disconnect(), the websocket calls); 0 without one */
+int uw_wsgi_commit_head(uw_core *c) {
+	uw_pycore *p = c->py;
+	return p && p->status ? commit_head(c) : 0;
+}
+
 /* the head and raw body bytes, for the websocket calls (api_websocket.c):
  * nothing is dropped or split, so frames stay whole */
-int uw_wsgi_commit_head(uw_core *c) { return commit_head(c); }
-
 int uw_wsgi_emit_bytes(uw_core *c, const char *b, size_t n) {
 	if (commit_head(c)) return -1;
 	return n ? buf_put(&c->out, &c->out_len, &c->out_cap, b, n) : 0;

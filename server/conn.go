@@ -415,8 +415,18 @@ func (x *exchangeRef) pump() {
 		c.upgrade(b.Head.Status, b.Head.Headers)
 		c.headSent = true
 	}
+	if b.Done && b.Close {
+		c.closeAfter = true // uwsgi.disconnect(): the app goes on without its client
+	}
 	if !c.headSent {
 		switch {
+		case b.Done && b.Close && b.Head == nil:
+			// disconnected before start_response: nothing to answer
+			closeFiles(b.Files)
+			c.endExchange()
+			c.finished = true
+			c.flush()
+			return
 		case !b.Done && (b.Head == nil || len(b.Chunks) == 0 && len(b.Files) == 0):
 			// The head waits for the first body bytes or the end: a
 			// response that is whole by then gets a Content-Length.

@@ -515,3 +515,105 @@ def test_request_io_under_every_engine(uwsgo, engine, tmp_path):
     assert get_raw(srv.url + "/file") == (200, b"<" + f.read_bytes() + b">True")
     status, _, body = chunked_post(srv.port, "/echo", [b"a" * 70000, b"b"])
     assert (status, body) == (200, b"a" * 70000 + b"b")
+
+
+# --------------------------------------------- set_user_harakiri per core
+
+CORES_HARAKIRI = str(APPS / "api_user_harakiri_cores.py")
+
+
+def cores_args(kind, engine):
+    if engine == "gevent":
+        return (["--plugin", "gevent_python3"] if kind == "uwsgi" else []) + ["--gevent", "4"]
+    return ["--threads", "4"]
+
+
+@pytest.mark.parametrize("kind,engine", [("uwsgo", "gevent"), ("uwsgo", "threads"), ("uwsgi", "gevent")])
+def test_user_harakiri_times_the_core_that_set_it(pair, kind, engine):
+    """A request sets set_user_harakiri(2) and sleeps on while other
+    requests come and go on the worker's other cores: they do not clear
+    its deadline, and the master kills the worker (uWSGI 2.1's rule: each
+    core has its own). uWSGI 2.0.21 keeps one deadline per worker, which
+    any request's end clears: there the slow request survives."""
+    import threading
+    import time
+    srv = pair(kind, "--wsgi-file", CORES_HARAKIRI, "--master", *cores_args(kind, engine),
+               env={"ENGINE": engine})
+    pid = get_json(srv.url + "/ids")
+    result = {}
+    slow = threading.Thread(target=lambda: result.update(r=get_raw(srv.url + "/slow?2", timeout=30)), daemon=True)
+    slow.start()
+    # other requests meanwhile, ending one after another on other cores
+    while slow.is_alive():
+        try:
+            get_json(srv.url + "/ids")
+        except OSError:
+            pass  # the worker is being killed and respawned
+        time.sleep(0.2)
+    status, body = result["r"]
+    if kind == "uwsgi":
+        assert (status, body) == (200, b'"survived"')
+        assert "HARAKIRI" not in srv.log
+        return
+    assert status in (None, 502) and b"survived" not in body, (status, body)
+    wait_until(lambda: get_json(srv.url + "/ids") != pid, what="a new worker")
+    assert "HARAKIRI (user) triggered by worker 1 core " in srv.log
+    assert "HARAKIRI ON WORKER 1 (pid: %d, user harakiri)" % pid in srv.log
+
+
+@pytest.mark.parametrize("kind,engine", [("uwsgo", "gevent"), ("uwsgo", "threads"), ("uwsgi", "gevent")])
+def test_another_cores_user_harakiri_ends_with_its_request(pair, kind, engine):
+    """A request that sets set_user_harakiri(1) and ends clears its own
+    deadline: the request napping on another core meanwhile (3 s, with no
+    harakiri of its own) is not killed."""
+    import threading
+    srv = pair(kind, "--wsgi-file", CORES_HARAKIRI, "--master", *cores_args(kind, engine),
+               env={"ENGINE": engine})
+    pid = get_json(srv.url + "/ids")
+    result = {}
+    nap = threading.Thread(target=lambda: result.update(r=get_raw(srv.url + "/nap?3", timeout=30)), daemon=True)
+    nap.start()
+    assert get_json(srv.url + "/quick?1") == "quick"
+    nap.join(30)
+    assert result["r"] == (200, b'"rested"')
+    assert get_json(srv.url + "/ids") == pid
+    assert "HARAKIRI" not in srv.log
+
+
+# ------------------------------------------------------------ disconnect()
+
+DISCONNECT = str(APPS / "api_disconnect.py")
+
+
+def read_to_close(port, path):
+    from helpers import recv_until_closed
+    with socket.create_connection(("127.0.0.1", port), timeout=REQ_TIMEOUT) as s:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+        return recv_until_closed(s)
+
+
+@pytest.mark.parametrize("kind,engine", [("uwsgo", None), ("uwsgo", "gevent"), ("uwsgo", "threads"),
+                                         ("uwsgo", "ugreen"), ("uwsgi", None), ("uwsgi", "gevent")])
+def test_disconnect_ends_the_response_and_the_code_goes_on(pair, kind, engine, tmp_path):
+    """uwsgi.disconnect(): the client gets what was sent and the
+    connection closes while the app still runs (it waits for a file the
+    test writes only after it saw the close), then the app goes on; what
+    it sends after goes nowhere: its next output ends the iteration, as
+    uWSGI's failed write does. The worker serves on."""
+    args = {None: [], "threads": ["--threads", "2"], "ugreen": ["--async", "4", "--ugreen"],
+            "gevent": cores_args(kind, "gevent")}[engine]
+    srv = pair(kind, "--wsgi-file", DISCONNECT, "--master", *args, env={"DISC_DIR": str(tmp_path), "ENGINE": engine or ""})
+    data, closed = read_to_close(srv.port, "/part")
+    assert closed, data
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"part one\n" in data and b"never seen" not in data, data
+    assert not (tmp_path / "log").exists() or "after" not in (tmp_path / "log").read_text()
+    (tmp_path / "go").write_text("")
+    wait_until(lambda: (tmp_path / "log").exists() and "closed" in (tmp_path / "log").read_text(), what="the app to go on")
+    assert (tmp_path / "log").read_text().split() == ["disconnected", "after", "closed"]
+    (tmp_path / "go").unlink()
+    # before start_response: the connection closes with no answer
+    data, closed = read_to_close(srv.port, "/none")
+    assert closed and data == b"", data
+    (tmp_path / "go").write_text("")
+    wait_until(lambda: "after none" in (tmp_path / "log").read_text(), what="the app to go on")
+    assert urllib.request.urlopen(srv.url + "/", timeout=REQ_TIMEOUT).read() == b"ok"

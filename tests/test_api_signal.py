@@ -318,3 +318,40 @@ def test_signals_to_the_spooler_and_the_mules(pair, kind, tmp_path):  # noqa: F8
     assert set(whos(52, 1)) == {"mule 2"}
     get(srv, "/raise/53")
     assert whos(53, 1)[0] in ("mule 1", "mule 2")
+
+
+# ------------------------------------------------ a burst loses nothing
+
+BURST_APP = str(APPS / "api_signal_burst.py")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_burst_of_signals_to_a_busy_worker_arrives_whole_and_in_order(pair, kind):  # noqa: F811
+    """2000 signals raised in one request, to the worker running that
+    request: it cannot take any until the request ends, so the master
+    holds them and delivers them all, in the order they were raised.
+    uWSGI 2.0.21 does not: its worker's and its master's socket buffers
+    fill, and it drops most of the burst ("SIGNAL QUEUE IS FULL")."""
+    srv = pair(kind, "--master", "--processes", 1, "--wsgi-file", BURST_APP)
+    assert get(srv, "/burst/2000") == "raised"
+    if kind == "uwsgi":
+        until("uWSGI's queue overflows", lambda: "SIGNAL QUEUE IS FULL" in srv.log, 10)
+        # what it kept, it handles; the rest is gone
+        counts = [-1]
+
+        def settled():
+            n = len(json.loads(get(srv, "/seen")))
+            counts.append(n)
+            return n > 0 and counts[-2] == n
+        until("uWSGI's handlers end", settled, 30, step=0.5)
+        seen = json.loads(get(srv, "/seen"))
+        assert 0 < len(seen) < 2000, len(seen)
+        return
+    try:
+        until("2000 signals handled", lambda: len(json.loads(get(srv, "/seen"))) >= 2000, 30)
+    except AssertionError:
+        pytest.fail("%d of 2000 signals handled\n%s" % (len(json.loads(get(srv, "/seen"))), srv.log[-2000:]))
+    time.sleep(0.3)  # and no more than raised
+    seen = json.loads(get(srv, "/seen"))
+    assert seen == [40 + i % 2 for i in range(2000)]
+    assert "SIGNAL QUEUE IS FULL" not in srv.log

@@ -110,6 +110,22 @@ def test_bad_dicts_raise_uwsgis_exception(pair, kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_the_spooler_cannot_lock_resources(pair, kind, tmp_path):
+    """uwsgi.lock, unlock and is_locked raise ValueError in the spooler,
+    before they look at their argument, as uWSGI's do; the task still
+    completes, and the workers lock as before."""
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log, "--locks", "2")
+    spool(srv, mode="locks")
+    wait_until(lambda: records(log), what="the task to run")
+    refused = ["ValueError", "The spooler cannot lock/unlock resources"]
+    assert records(log) == [{"event": "locks", "lock()": refused, "unlock()": refused, "is_locked()": refused,
+                             "lock(1,)": refused, "is_locked(1,)": refused}]
+    wait_until(lambda: tasks_in(d) == [], what="the task file to go")  # SPOOL_OK
+    assert get(srv, "/lock") == "None None False"  # a worker may
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_retry_ignore_and_raise_leave_the_task(pair, kind, tmp_path):
     d, log = tmp_path / "spool", tmp_path / "log"
     srv = start(pair, kind, d, log)
@@ -305,3 +321,136 @@ def test_a_task_spooled_meanwhile_runs_at_once(pair, kind, tmp_path):
     spool(srv, mode="ok", n="2")
     wait_until(lambda: [r["event"] for r in records(log)] == ["start", "done", "ok"], timeout=20,
                what="the second task right after the first")
+
+
+# ---------------------------------------------------------- the stats server
+
+def stats_of(port):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    return json.loads(data)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spoolers_and_mules_in_the_stats(pair, kind, tmp_path):
+    """--stats lists the spoolers with uWSGI's fields (dir, pid, tasks run
+    since it started, respawns, running while a task runs); uwsgo adds
+    the mules (uWSGI 2.0.21 lists none)."""
+    from helpers import free_port
+    d, log, sport = tmp_path / "spool", tmp_path / "log", free_port()
+    t0 = int(time.time())
+    srv = start(pair, kind, d, log, "--mules", "2", "--stats", "127.0.0.1:%d" % sport)
+    [pid] = json.loads(get(srv, "/info"))["pids"]
+    doc = stats_of(sport)
+    assert list(doc)[list(doc).index("workers") + 1] == "spoolers"  # where uWSGI puts them
+    assert doc["spoolers"] == [{"dir": str(d), "pid": pid, "tasks": 0, "respawns": 0, "running": 0}]
+    for i in range(2):
+        spool(srv, mode="ok", n=str(i))
+    wait_until(lambda: stats_of(sport)["spoolers"][0]["tasks"] == 2, what="2 tasks counted")
+    spool(srv, mode="slow", secs="2")
+    wait_until(lambda: any(r["event"] == "start" for r in records(log)), what="the slow task to start")
+    assert stats_of(sport)["spoolers"][0]["running"] == 1
+    wait_until(lambda: any(r["event"] == "done" for r in records(log)), what="the slow task to end")
+    wait_until(lambda: stats_of(sport)["spoolers"][0] == {"dir": str(d), "pid": pid, "tasks": 3,
+                                                          "respawns": 0, "running": 0}, what="3 tasks, none running")
+    # a respawned spooler: a new pid, one respawn, its own count of tasks
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: json.loads(get(srv, "/info"))["pids"][0] not in (0, pid), timeout=15, what="a new spooler")
+    [pid2] = json.loads(get(srv, "/info"))["pids"]
+    wait_until(lambda: stats_of(sport)["spoolers"] == [{"dir": str(d), "pid": pid2, "tasks": 0, "respawns": 1,
+                                                        "running": 0}], what="the respawned spooler's stats")
+    if kind == "uwsgi":
+        assert "mules" not in stats_of(sport)
+        return
+    mules = stats_of(sport)["mules"]
+    assert [(m["id"], m["respawn_count"], m["patch"]) for m in mules] == [(1, 1, ""), (2, 1, "")]
+    assert all(pid_alive(m["pid"]) and m["pid"] not in (srv.pid, pid2) for m in mules)
+    assert all(t0 <= m["last_spawn"] <= time.time() for m in mules)
+
+
+# ------------------------------------------ --spooler-chdir, --spooler-harakiri
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spooler_chdir_is_each_tasks_directory(pair, kind, tmp_path):
+    d, log, work = tmp_path / "spool", tmp_path / "log", tmp_path / "work"
+    work.mkdir()
+    srv = start(pair, kind, d, log, "--spooler-chdir", work)
+    for i in range(2):
+        spool(srv, mode="ok", n=str(i))
+    wait_until(lambda: len(records(log)) == 2 and tasks_in(d) == [], what="both tasks to run")
+    assert [r["cwd"] for r in records(log)] == [str(work)] * 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_spooler_harakiri_kills_a_task_that_runs_too_long(pair, kind, tmp_path):
+    """--spooler-harakiri 2: the master kills the spooler of a task still
+    running after 2 s (the task stays on disk, to run again) and respawns
+    it; a task that ends in time leaves the spooler alone."""
+    d, log = tmp_path / "spool", tmp_path / "log"
+    srv = start(pair, kind, d, log, "--spooler-harakiri", "2")
+    [pid] = json.loads(get(srv, "/info"))["pids"]
+    spool(srv, mode="ok")
+    wait_until(lambda: records(log) and tasks_in(d) == [], what="the quick task to run")
+    time.sleep(3.5)  # past the 2 s the quick task had: its deadline was cleared
+    assert json.loads(get(srv, "/info"))["pids"] == [pid]
+    assert "HARAKIRI" not in srv.log
+    path = spool(srv, mode="slow", secs="30")
+    srv.wait_log("*** HARAKIRI ON THE SPOOLER (pid: %d) ***" % pid, timeout=15)
+    wait_until(lambda: json.loads(get(srv, "/info"))["pids"][0] not in (0, pid), timeout=15, what="a new spooler")
+    assert os.path.exists(path)  # not done: it runs again
+    assert [r["event"] for r in records(log)][:2] == ["ok", "start"]
+    assert "done" not in [r["event"] for r in records(log)]
+
+
+FARM_MULE = APPS / "api_farm_mule.py"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_farms_share_a_queue_among_their_mules(pair, kind, tmp_path):
+    """--farm a:1,2 --farm b:3: farm_msg("a", ...) (or mule_msg(..., "a"))
+    reaches mule 1 or 2, farm b's messages mule 3; farm_get_msg() takes
+    only farm messages, and raises outside a mule."""
+    log = tmp_path / "log"
+    mule = "--mule=%s" % FARM_MULE
+    srv = pair(kind, "--wsgi-file", APP, "--master", mule, mule, mule, "--farm", "a:1,2", "--farm", "b:3",
+               env={"SPOOL_LOG": str(log)})
+    wait_until(lambda: len(records(log)) == 3, what="the three mules to start")
+    for i in range(6):
+        assert get(srv, "/farmmsg?farm=a&msg=a%d" % i) == "None"
+    assert get(srv, "/farmmsg?farm=b&msg=b0") == "None"
+    assert get(srv, "/farmmsg?farm=b&msg=b1&how=mule_msg") == "True"
+    assert get(srv, "/farmmsg?farm=a&msg=a6&how=mule_msg") == "True"
+    assert get(srv, "/farmmsg?farm=nope&msg=x") == "None"  # uWSGI ignores an unknown farm
+    assert json.loads(get(srv, "/farmmsg?farm=nope&msg=x&how=mule_msg")) == {"type": "ValueError",
+                                                                            "message": "unknown farm"}
+    got = lambda: [r for r in records(log) if r["event"] == "message"]  # noqa: E731
+    wait_until(lambda: len(got()) == 9, what="9 farm messages taken")
+    by = {}
+    for r in got():
+        by.setdefault(r["msg"][0], []).append(r)
+    assert sorted(r["msg"] for r in by["a"]) == ["a%d" % i for i in range(7)]
+    assert {r["mule"] for r in by["a"]} <= {1, 2}
+    assert sorted((r["msg"], r["mule"]) for r in by["b"]) == [("b0", 3), ("b1", 3)]
+    # a message to mule 1 itself is no farm message: farm_get_msg() leaves it
+    assert get(srv, "/mulemsg?msg=direct&mule=1") == "True"
+    time.sleep(0.5)
+    assert len(got()) == 9
+    assert json.loads(get(srv, "/farm_get_msg")) == {"type": "ValueError",
+                                                     "message": "you can receive farm messages only in a mule !!!"}
+
+
+def test_a_farm_of_mules_that_do_not_exist_is_refused(pair, tmp_path):
+    from conftest import uwsgo_bin
+    import subprocess
+    for args, msg in [(["--mules", "2", "--farm", "a:1,3"], '--farm "a:1,3": "3" is not a mule (the mules are 1 to 2'),
+                      (["--farm", "a:1"], '--farm "a:1": there are no mules'),
+                      (["--mules", "1", "--farm", "a"], '--farm "a": want NAME:MULE[,MULE...]')]:
+        p = subprocess.run([uwsgo_bin(), "--master", "--wsgi-file", str(APP), "--http-socket", "127.0.0.1:0", *args],
+                           capture_output=True, text=True, timeout=20)
+        assert p.returncode != 0 and msg in p.stderr, (args, p.returncode, p.stderr[-500:])

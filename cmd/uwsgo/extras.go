@@ -7,7 +7,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -36,7 +38,10 @@ import (
 //     uwsgi.set_spooler_frequency (0: the option's), then one pid per
 //     extra, written by the master as it starts and reaps them
 //     (uwsgi.spooler_pids(); spool() wakes the spoolers of its
-//     directory with SIGUSR1, as uWSGI does);
+//     directory with SIGUSR1, as uWSGI does), then three per spooler
+//     that the spooler writes for the master: the tasks it ran since it
+//     started, 1 while one runs (the stats server's), and the running
+//     task's --spooler-harakiri deadline (CLOCK_MONOTONIC seconds);
 //   - uWSGI's mule queues: a SOCK_SEQPACKET pair shared by all mules, and
 //     one per mule, non-blocking (a full queue makes mule_msg() return
 //     False), written on end 0 and read on end 1.
@@ -54,9 +59,48 @@ type spoolerConf struct {
 	Ordered   bool     `json:"ordered"`
 	Quiet     bool     `json:"quiet"`
 	MaxTasks  int      `json:"max_tasks"`
+	Chdir     string   `json:"chdir"`    // --spooler-chdir
+	Harakiri  int      `json:"harakiri"` // --spooler-harakiri seconds
 	Mules     []string `json:"mules"`
 	Pids      int      `json:"pids"`   // index into the inherited files
 	Queues    []int    `json:"queues"` // indexes: shared w, r, then mule 1's w, r, ...
+	Farms     []farm   `json:"farms"`
+}
+
+// farm is a --farm: mules sharing one more queue (uWSGI's mule farms).
+type farm struct {
+	Name  string `json:"name"`
+	Mules []int  `json:"mules"` // 1-based
+	Queue []int  `json:"queue"` // indexes into the inherited files: w, r
+}
+
+// parseFarms reads the --farm options: NAME:MULE[,MULE...], every mule
+// one of the nmules configured.
+func parseFarms(specs []string, nmules int) ([]farm, error) {
+	var out []farm
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		name, list, ok := strings.Cut(spec, ":")
+		if !ok || name == "" || list == "" {
+			return nil, fmt.Errorf("--farm %q: want NAME:MULE[,MULE...]", spec)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--farm %q: farm %q is given twice", spec, name)
+		}
+		seen[name] = true
+		f := farm{Name: name}
+		for _, v := range strings.Split(list, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 || n > nmules {
+				return nil, fmt.Errorf("--farm %q: %q is not a mule (the mules are 1 to %d: --mules N or --mule)", spec, v, nmules)
+			}
+			if !slices.Contains(f.Mules, n) {
+				f.Mules = append(f.Mules, n)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // extraSetup is what the master gets for its spooler and mules.
@@ -71,6 +115,24 @@ type extraSetup struct {
 func (x *extraSetup) started(i, pid int) {
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&x.area[4*(1+i)])), int32(pid))
 }
+
+// spoolerState reads what spooler i wrote in the shared area.
+func (x *extraSetup) spoolerState(i int) procman.SpoolerState {
+	base := 4 * (1 + len(x.extras) + spoolerWords*i)
+	word := func(k int) uint32 { return atomic.LoadUint32((*uint32)(unsafe.Pointer(&x.area[base+4*k]))) }
+	return procman.SpoolerState{Tasks: uint64(word(0)), Running: word(1) != 0, HarakiriAt: int64(word(2))}
+}
+
+func (x *extraSetup) stateOf() func(i int) procman.SpoolerState {
+	if x == nil {
+		return nil
+	}
+	return x.spoolerState
+}
+
+// spoolerWords: the int32 slots each spooler has in the shared area after
+// the pids (tasks, running, harakiri deadline).
+const spoolerWords = 3
 
 // What the master's Spec takes (a nil setup: nothing).
 func (x *extraSetup) list() []procman.Extra {
@@ -157,12 +219,16 @@ func mulePatches(o *config.Options) []string {
 func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	mules := mulePatches(o)
 	if len(dirs) == 0 && len(mules) == 0 {
+		if len(o.Farms) > 0 {
+			return nil, fmt.Errorf("--farm %q: there are no mules (--mules N or --mule)", o.Farms[0])
+		}
 		return nil, nil
 	}
 	x := &extraSetup{}
 	conf := spoolerConf{
 		Spoolers: dirs, Frequency: o.SpoolerFrequency, Ordered: o.SpoolerOrdered,
 		Quiet: o.SpoolerQuiet, MaxTasks: o.SpoolerMaxTasks, Mules: mules,
+		Chdir: o.SpoolerChdir, Harakiri: o.SpoolerHarakiri,
 	}
 	if conf.Frequency <= 0 {
 		conf.Frequency = 30
@@ -170,7 +236,11 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	if conf.Mules == nil {
 		conf.Mules = []string{}
 	}
-	size := 4 * (1 + len(dirs) + len(mules))
+	farms, err := parseFarms(o.Farms, len(mules))
+	if err != nil {
+		return nil, err
+	}
+	size := 4 * (1 + len(dirs) + len(mules) + spoolerWords*len(dirs))
 	fd, err := unix.MemfdCreate("uwsgo-extras", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("spooler and mules: memfd_create: %w", err)
@@ -185,19 +255,35 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	}
 	conf.Pids = len(x.inherit)
 	x.inherit = append(x.inherit, os.NewFile(uintptr(fd), "uwsgo-extras"))
+	// a queue: a non-blocking SOCK_SEQPACKET pair, its two ends' indexes
+	queue := func() ([]int, error) {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("mule queue: socketpair: %w", err)
+		}
+		var ends []int
+		for _, s := range p {
+			unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, muleMsgSize)
+			unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, muleMsgSize)
+			ends = append(ends, len(x.inherit))
+			x.inherit = append(x.inherit, os.NewFile(uintptr(s), "uwsgo-mule-queue"))
+		}
+		return ends, nil
+	}
 	if len(mules) > 0 {
 		for i := 0; i <= len(mules); i++ {
-			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			ends, err := queue()
 			if err != nil {
-				return nil, fmt.Errorf("mule queue: socketpair: %w", err)
+				return nil, err
 			}
-			for _, s := range p {
-				unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, muleMsgSize)
-				unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, muleMsgSize)
-				conf.Queues = append(conf.Queues, len(x.inherit))
-				x.inherit = append(x.inherit, os.NewFile(uintptr(s), "uwsgo-mule-queue"))
-			}
+			conf.Queues = append(conf.Queues, ends...)
 		}
+	}
+	for _, f := range farms {
+		if f.Queue, err = queue(); err != nil {
+			return nil, err
+		}
+		conf.Farms = append(conf.Farms, f)
 	}
 	js, err := json.Marshal(conf)
 	if err != nil {
@@ -206,11 +292,11 @@ func setupExtras(o *config.Options, dirs []string) (*extraSetup, error) {
 	x.env = []string{envSpoolerConf + "=" + string(js)}
 	for i := range dirs {
 		x.extras = append(x.extras, procman.Extra{Kind: "spooler", Index: i + 1, Name: "uWSGI spooler",
-			Env: []string{envRole + "=spooler " + strconv.Itoa(i+1)}})
+			Env: []string{envRole + "=spooler " + strconv.Itoa(i+1)}, Dir: dirs[i]})
 	}
 	for i := range mules {
 		x.extras = append(x.extras, procman.Extra{Kind: "mule", Index: i + 1, Name: "uWSGI mule " + strconv.Itoa(i+1),
-			Env: []string{envRole + "=mule " + strconv.Itoa(i+1)}})
+			Env: []string{envRole + "=mule " + strconv.Itoa(i+1)}, Patch: mules[i]})
 	}
 	return x, nil
 }

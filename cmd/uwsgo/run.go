@@ -294,6 +294,7 @@ func run(o *config.Options) error {
 			Env:               extras.environ(),
 			Inherit:           extras.files(),
 			ExtraStarted:      extras.onStart(),
+			SpoolerState:      extras.stateOf(),
 			Shared:            []procman.SharedFile{{Env: shm.EnvFD, File: area.File}},
 		})
 		if code != 0 {

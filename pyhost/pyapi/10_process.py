@@ -20,6 +20,7 @@ del _version_info
 _W_REQUESTS, _W_EXCEPTIONS, _W_RUNNING_TIME, _W_AVG_RT, _W_TX = 1, 2, 3, 4, 5
 _W_USER_HARAKIRI, _W_NOT_ACCEPTING, _W_PID, _W_LAST_SPAWN, _W_RESPAWNS = 6, 7, 8, 9, 10
 _HEADER_WORDS = 16
+_CORE_WORDS = 3  # per core, after two per app: requests, in a request, user harakiri
 
 
 def total_requests():
@@ -59,7 +60,7 @@ def workers():
     out = []
     for i, w in enumerate(words):
         core_base = _HEADER_WORDS + 2 * napps
-        busy = any(w[core_base + 2 * c + 1] for c in range(ncores))
+        busy = any(w[core_base + _CORE_WORDS * c + 1] for c in range(ncores))
         pid = w[_W_PID]
         rss, vsz = _mem_of(pid) if pid else (0, 0)
         apps = tuple({"id": a, "modifier1": 0, "mountpoint": b"", "startup_time": 0, "interpreter": 0,
@@ -75,11 +76,13 @@ def workers():
 
 
 def set_user_harakiri(seconds):
-    """The master kills this worker unless it calls set_user_harakiri(0)
-    within seconds (checked once a second, as uWSGI's master does)."""
+    """The master kills this worker unless this request ends, or calls
+    set_user_harakiri(0), within seconds (checked once a second, as
+    uWSGI's master does). Each core (async, green or thread) is timed on
+    its own: another request ending does not clear this one's."""
     seconds = int(seconds)
     deadline = _time.monotonic_ns() + seconds * 1_000_000_000 if seconds > 0 else 0
-    if not _slot_store(_W_USER_HARAKIRI, deadline) and seconds > 0:
+    if not _user_harakiri(deadline) and seconds > 0:
         log("!!! unable to set user harakiri without the master process !!!")
 
 

@@ -39,16 +39,35 @@ def _signum(num, fn):
     return n
 
 
+# the real select.select, kept before an app's monkey-patching (gevent)
+# can replace it: waiting for the master must not switch greenlets
+_select = __import__('select').select
+_monotonic = __import__('time').monotonic
+
+
 def _to_master(msg, fn):
     if _master_fd < 0:
         raise ValueError('uwsgi.%s(): signals, timers and monitors need the master process (--master)' % fn)
-    try:
-        _os.write(_master_fd, msg)
-    except BlockingIOError:
-        print('*** SIGNAL QUEUE IS FULL: uwsgi.%s() dropped (the master is not keeping up) ***' % fn,
-              file=_sys.stderr)
-    except OSError as e:
-        raise OSError(e.errno, 'uwsgi.%s(): the master cannot be reached: %s' % (fn, e.strerror)) from None
+    deadline = None
+    while True:
+        try:
+            _os.write(_master_fd, msg)
+            return
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            raise OSError(e.errno, 'uwsgi.%s(): the master cannot be reached: %s' % (fn, e.strerror)) from None
+        # The socket buffer to the master is full (a burst): the master
+        # reads all the time, so wait for room rather than lose the
+        # message; give up only if it stops reading altogether.
+        now = _monotonic()
+        if deadline is None:
+            deadline = now + 10
+        if now >= deadline:
+            print('*** SIGNAL QUEUE IS FULL: uwsgi.%s() dropped (the master is not reading) ***' % fn,
+                  file=_sys.stderr)
+            return
+        _select([], [_master_fd], [], deadline - now)
 
 
 _signal_targets = ('', 'worker', 'worker0', 'workers', 'active-workers', 'spooler', 'mule', 'mule0', 'mules')

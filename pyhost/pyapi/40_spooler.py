@@ -47,17 +47,23 @@ def _uwsgo_spooler_setup(ns):
 
     spoolers = [os.fsencode(d) for d in conf.get("spoolers") or []]
     mules = conf.get("mules") or []
-    nslots = 1 + len(spoolers) + len(mules)
+    nslots = 1 + len(spoolers) + len(mules)  # then 3 per spooler: tasks, running, harakiri
     area = None
     if "pids" in conf:
         fd = inherit[conf["pids"]]
-        area = mmap.mmap(fd, nslots * 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        area = mmap.mmap(fd, (nslots + 3 * len(spoolers)) * 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     queues = [inherit[i] for i in conf.get("queues") or []]  # shared w, r, then mule 1 w, r, ...
-    for fd in queues + ([inherit[conf["pids"]]] if "pids" in conf else []):
+    # --farm: name -> (its mules, its queue's w and r)
+    farms = {f["name"]: (f["mules"], inherit[f["queue"][0]], inherit[f["queue"][1]]) for f in conf.get("farms") or []}
+    for fd in queues + [q for _, w, r in farms.values() for q in (w, r)] + ([inherit[conf["pids"]]] if "pids" in conf else []):
         os.set_inheritable(fd, False)  # not for the app's children
 
     def slot(i):
         return struct.unpack_from("=i", area, 4 * i)[0] if area is not None else 0
+
+    def set_slot(i, v):
+        if area is not None:
+            struct.pack_into("=i", area, 4 * i, v)
 
     def log(msg):
         try:
@@ -289,6 +295,19 @@ def _uwsgo_spooler_setup(ns):
         return True if kind == "spooler" else None
 
     ns["i_am_the_spooler"] = i_am_the_spooler
+
+    if kind == "spooler":
+        # as uWSGI's: the spooler may not take user locks (a task holding
+        # one would stall every worker waiting for it), checked before the
+        # argument is
+        def refuse(name):
+            def f(*args, **kwargs):
+                raise ValueError("The spooler cannot lock/unlock resources")
+            f.__name__ = f.__qualname__ = name
+            f.__doc__ = getattr(ns.get(name), "__doc__", None)
+            return f
+        for name in ("lock", "unlock", "is_locked"):
+            ns[name] = refuse(name)
     if spoolers:
         ns.update(spool=spool, send_to_spooler=spool, spooler_jobs=spooler_jobs,
                   spooler_pid=spooler_pid, spooler_pids=spooler_pids,
@@ -331,6 +350,16 @@ def _uwsgo_spooler_setup(ns):
         ordered = conf.get("ordered", False)
         max_tasks = conf.get("max_tasks", 0)
         tasks = [0]
+        # what the stats server shows of this spooler: tasks run since it
+        # started, and whether one runs now
+        # the master's words for this spooler (cmd/uwsgo/extras.go): tasks run
+        # since it started and whether one runs now (the stats server's),
+        # and the running task's --spooler-harakiri deadline
+        tasks_slot, running_slot, harakiri_slot = (nslots + 3 * (index - 1) + k for k in range(3))
+        for k in (tasks_slot, running_slot, harakiri_slot):
+            set_slot(k, 0)
+        task_dir = conf.get("chdir") or ""
+        harakiri = conf.get("harakiri") or 0
 
         def scan(dirpath):
             try:
@@ -384,6 +413,16 @@ def _uwsgo_spooler_setup(ns):
                 fn = ns.get("spooler")
                 ret = 0
                 if fn is not None:
+                    set_slot(running_slot, 1)
+                    if task_dir:
+                        try:
+                            os.chdir(task_dir)
+                        except OSError as e:
+                            log("[spooler %s pid: %d] --spooler-chdir %s: %s: the task runs in %s"
+                                % (me, pid, task_dir, e.strerror, me))
+                    if harakiri > 0:
+                        # the master kills this process once it passes
+                        set_slot(harakiri_slot, int(time.monotonic()) + harakiri + 1)
                     try:
                         ret = fn(task_dict(name, *t))
                         if not isinstance(ret, int):
@@ -391,10 +430,16 @@ def _uwsgo_spooler_setup(ns):
                     except Exception:
                         traceback.print_exc()
                         ret = -1
+                    finally:
+                        set_slot(harakiri_slot, 0)
+                        set_slot(running_slot, 0)
+                        if task_dir:
+                            os.chdir(d)
                 if ret == 0:
                     log("unable to find the spooler function, have you loaded it into the spooler process ?")
                     return
                 tasks[0] += 1
+                set_slot(tasks_slot, tasks[0])
                 if ret == -2:
                     if not quiet:
                         log("[spooler %s pid: %d] done with task %s after %d seconds"
@@ -432,7 +477,10 @@ def _uwsgo_spooler_setup(ns):
         if mule is None or (isinstance(mule, int) and mule == 0):
             fd = queue_fd(0, 0)
         elif isinstance(mule, bytes) or isinstance(mule, str):
-            raise ValueError("unknown farm")
+            f = farms.get(mule.decode("utf-8", "replace") if isinstance(mule, bytes) else mule)
+            if f is None:
+                raise ValueError("unknown farm")
+            fd = f[1]
         elif isinstance(mule, int):
             if mule < 0 or mule > len(mules):
                 raise ValueError("invalid mule number: %d (there are %d mules)" % (mule, len(mules)))
@@ -477,10 +525,34 @@ def _uwsgo_spooler_setup(ns):
 
     mule_ctl = [-1]
 
+    def my_farms():
+        """The read ends of the queues of the farms this mule is in."""
+        return [r for mules_, _, r in farms.values() if index in mules_] if kind == "mule" else []
+
+    def farm_msg(farm, message):
+        if isinstance(message, str):
+            message = message.encode()
+        elif not isinstance(message, bytes):
+            message = bytes(memoryview(message))
+        f = farms.get(farm)
+        if f is not None:  # uWSGI ignores an unknown farm
+            try:
+                os.write(f[1], message)
+            except OSError as e:
+                log("write(): %s [farm_msg %s]" % (e.strerror, farm))
+        return None
+
+    def farm_get_msg():
+        if kind != "mule":
+            raise ValueError("you can receive farm messages only in a mule !!!")
+        fds = my_farms() + ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
+        return receive(fds, 65536, None)
+
     def mule_get_msg(signals=True, farms=True, buffer_size=65536, timeout=-1):
         if kind != "mule":
             raise ValueError("you can receive mule messages only in a mule !!!")
-        fds = [queue_fd(index, 1), queue_fd(0, 1)] + ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
+        fds = [queue_fd(index, 1), queue_fd(0, 1)] + (my_farms() if farms else []) + \
+            ([mule_ctl[0]] if mule_ctl[0] >= 0 else [])
         if signals and _master_fd >= 0:
             fds.append(_master_fd)  # as uWSGI, signals are managed while waiting
         msg = receive(fds, buffer_size, None if timeout < 0 else timeout)
@@ -497,7 +569,7 @@ def _uwsgo_spooler_setup(ns):
             mod, _, fn = patch.partition(":")
             getattr(importlib.import_module(mod), fn)()
             return 1
-        fds = [ctl, queue_fd(index, 1), queue_fd(0, 1)] + ([_master_fd] if _master_fd >= 0 else [])
+        fds = [ctl, queue_fd(index, 1), queue_fd(0, 1)] + my_farms() + ([_master_fd] if _master_fd >= 0 else [])
         while True:
             msg = receive(fds, 65536, None)
             hook = ns.get("mule_msg_hook")
@@ -522,6 +594,7 @@ def _uwsgo_spooler_setup(ns):
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
 
     ns.update(mule_id=mule_id, mule_msg=mule_msg, mule_get_msg=mule_get_msg,
+              farm_msg=farm_msg, farm_get_msg=farm_get_msg,
               _uwsgo_extra_main=extra_main)
 
 

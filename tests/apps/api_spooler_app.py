@@ -4,13 +4,15 @@ The spooler function appends one JSON line per run to $SPOOL_LOG: the
 task's dict (keys and values as reprs), the spooler's pid and what the
 task asked for. A task's b"mode" says what the function does:
 ok (SPOOL_OK), retry (SPOOL_RETRY), ignore (SPOOL_IGNORE), raise,
+locks (try uwsgi.lock/unlock/is_locked and log what each did, SPOOL_OK),
 slow (log "start", sleep b"secs", log "done", SPOOL_OK). With $SPOOL_HOLD
 set, every task is left in place (SPOOL_RETRY) without running: a server
 that only writes tasks for another to run.
 
 GET /spool?k=v&... spools {b"k": b"v", ...} and answers the file name;
 /bad?what=... tries a bad spool() and answers the exception; /info the
-spooler attributes; /mulemsg?msg=...&mule=N uwsgi.mule_msg(); /jobs uwsgi.spooler_jobs(); /task?path=...
+spooler attributes; /mulemsg?msg=...&mule=N uwsgi.mule_msg();
+/farmmsg?farm=F&msg=...[&how=mule_msg] uwsgi.farm_msg(F, msg) (or mule_msg(msg, F)); /lock uwsgi.lock(), unlock(), is_locked(); /jobs uwsgi.spooler_jobs(); /task?path=...
 uwsgi.spooler_get_task().
 """
 import json
@@ -39,6 +41,16 @@ def spooler(env):
         record("start", env)
         time.sleep(float(env.get(b"secs", b"2")))
         record("done", env)
+        return uwsgi.SPOOL_OK
+    if mode == b"locks":
+        line = {"event": "locks"}
+        for name, args in (("lock", ()), ("unlock", ()), ("is_locked", ()), ("lock", (1,)), ("is_locked", (1,))):
+            try:
+                line["%s%r" % (name, args)] = ["value", repr(getattr(uwsgi, name)(*args))]
+            except Exception as e:
+                line["%s%r" % (name, args)] = [type(e).__name__, str(e)]
+        with open(LOG, "a") as f:
+            f.write(json.dumps(line, sort_keys=True) + "\n")
         return uwsgi.SPOOL_OK
     record(mode.decode(), env)
     if mode == b"retry":
@@ -92,11 +104,28 @@ def application(environ, start_response):
             out = repr(uwsgi.mule_msg(dict(q)["msg"].encode(), *([int(mule)] if mule else [])))
         except Exception as e:
             out = json.dumps({"type": type(e).__name__, "message": str(e)})
+    elif path == "/farmmsg":
+        q = dict(q)
+        try:
+            if q.get("how") == "mule_msg":
+                out = repr(uwsgi.mule_msg(q["msg"].encode(), q["farm"].encode()))  # uWSGI takes bytes
+            else:
+                out = repr(uwsgi.farm_msg(q["farm"], q["msg"].encode()))
+        except Exception as e:
+            out = json.dumps({"type": type(e).__name__, "message": str(e)})
+    elif path == "/farm_get_msg":
+        try:
+            out = repr(uwsgi.farm_get_msg())
+        except Exception as e:
+            out = json.dumps({"type": type(e).__name__, "message": str(e)})
     elif path == "/mule_get_msg":
         try:
             out = repr(uwsgi.mule_get_msg(timeout=0))
         except Exception as e:
             out = json.dumps({"type": type(e).__name__, "message": str(e)})
+    elif path == "/lock":
+        out = "%r %r" % (uwsgi.lock(), uwsgi.unlock())
+        out += " %r" % uwsgi.is_locked()
     elif path == "/jobs":
         out = repr(sorted(uwsgi.spooler_jobs()))
     elif path == "/task":
