@@ -4,6 +4,7 @@
 import base64 as _base64
 import binascii as _binascii
 import hashlib as _hashlib
+import re as _re
 
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -25,6 +26,28 @@ def _ws_refuse(reason):
     raise IOError("unable to complete websocket handshake: " + reason)
 
 
+def _ws_tokens(value):
+    # a comma-separated header's tokens, case-folded in ASCII only (a
+    # Kelvin sign must not pass for a "k")
+    return {t.strip() for t in value.encode("latin-1", "replace").lower().split(b",")}
+
+
+def _ws_request_refusal(env):
+    """Why the request is no websocket opening handshake (RFC 6455 4.2.1),
+    or None: a GET of HTTP/1.1 or later, with Upgrade: websocket and
+    Connection: Upgrade."""
+    if env.get("REQUEST_METHOD") != "GET":
+        return "the handshake is a GET"
+    m = _re.fullmatch(r"HTTP/(\d+)\.(\d+)", env.get("SERVER_PROTOCOL", ""), _re.ASCII)
+    if not m or (int(m[1]), int(m[2])) < (1, 1):
+        return "the handshake needs HTTP/1.1 or later"
+    if b"websocket" not in _ws_tokens(env.get("HTTP_UPGRADE", "")):
+        return "missing Upgrade: websocket"
+    if b"upgrade" not in _ws_tokens(env.get("HTTP_CONNECTION", "")):
+        return "missing Connection: Upgrade"
+    return None
+
+
 def websocket_handshake(key=None, origin=None, proto=None):
     """Answer the request's websocket handshake with 101 (key, origin and
     protocol from the request unless given). A malformed handshake gets a
@@ -33,6 +56,9 @@ def websocket_handshake(key=None, origin=None, proto=None):
         env = _request_environ()
     except RuntimeError:
         raise IOError("unable to complete websocket handshake: not called from a request") from None
+    refusal = _ws_request_refusal(env)
+    if refusal:
+        _ws_refuse(refusal)
     key = _ws_str(key) or env.get("HTTP_SEC_WEBSOCKET_KEY", "")
     key = key.strip()
     if not key:
