@@ -146,14 +146,24 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            include /etc/nginx/uwsgi_params;
-            uwsgi_pass 127.0.0.1:{upstream};
-            uwsgi_read_timeout 30s;
-            {buffering}
+            {passing}
         }}
     }}
 }}
 """
+
+UWSGI_PASS = """include /etc/nginx/uwsgi_params;
+            uwsgi_pass 127.0.0.1:{upstream};
+            uwsgi_read_timeout 30s;
+            {buffering}"""
+
+# nginx's documented websocket proxying, over HTTP/1.1
+# (https://nginx.org/en/docs/http/websocket.html)
+PROXY_PASS = """proxy_pass http://127.0.0.1:{upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 30s;"""
 
 
 class Nginx:
@@ -177,23 +187,26 @@ class Nginx:
 
 @pytest.fixture
 def nginx(request, tmp_path):
-    """Factory: nginx(upstream_port, buffering=True) -> Nginx, proxying every
-    path with uwsgi_pass to 127.0.0.1:upstream_port (a uwsgo -s listener)."""
+    """Factory: nginx(upstream_port, buffering=True, http=False) -> Nginx,
+    proxying every path with uwsgi_pass to 127.0.0.1:upstream_port (a uwsgo
+    -s listener), or with proxy_pass over HTTP/1.1 (http=True: an
+    --http-socket listener), passing websocket upgrades."""
     servers = []
 
-    def start(upstream_port, buffering=True):
+    def start(upstream_port, buffering=True, http=False):
         if not os.path.exists(NGINX):
             pytest.fail("%s is missing: install nginx-light (make deps)" % NGINX, pytrace=False)
         tmp = tmp_path / ("nginx%d" % len(servers))
         tmp.mkdir()
         port = free_port()
         conf = tmp / "nginx.conf"
+        passing = (PROXY_PASS if http else UWSGI_PASS).format(
+            upstream=upstream_port, buffering="" if buffering else "uwsgi_buffering off;")
         conf.write_text(NGINX_CONF.format(
-            tmp=tmp, port=port, upstream=upstream_port,
+            tmp=tmp, port=port, passing=passing,
             # as root, nginx's workers would run as nobody and could not
             # use the temp dirs under pytest's private tmp_path
-            user="user root root;" if os.geteuid() == 0 else "",
-            buffering="" if buffering else "uwsgi_buffering off;"))
+            user="user root root;" if os.geteuid() == 0 else ""))
         # daemon off comes from -g (nginx refuses the directive twice).
         argv = [NGINX, "-c", str(conf), "-p", str(tmp), "-e", str(tmp / "error.log"),
                 "-g", "daemon off;"]

@@ -541,6 +541,28 @@ def test_echo_behind_nginx_uwsgi_pass(uwsgo, nginx, engine):
     assert ev[0]["how"] == "IOError: unable to receive websocket message after 0", ev
 
 
+@pytest.mark.parametrize("engine", RECV_ENGINES[:1] + RECV_ENGINES[2:3])
+def test_echo_behind_nginx_proxy_pass(uwsgo, nginx, engine):
+    # nginx's websocket proxying over HTTP/1.1 (proxy_http_version 1.1 and
+    # the Upgrade/Connection headers set again, as hop-by-hop headers are
+    # not passed on) in front of --http-socket
+    srv = uwsgo(*APP, *engine)
+    front = nginx(srv.port, http=True)
+    url = "ws://127.0.0.1:%d/echo" % front.port
+    msgs = ["through nginx's proxy_pass", "y" * 100000, "☃"]
+    assert run(echo_session(url, msgs)) == msgs
+    got, clean, code = autobahn_echo(url, [(b"autobahn via proxy_pass", False)])
+    assert got == [(b"autobahn via proxy_pass", False)] and (clean, code) == (True, 1000)
+    # a hand-made handshake gets uwsgo's 101 through nginx, and plain
+    # requests pass on the same front
+    s = socket.create_connection(("127.0.0.1", front.port), timeout=REQ_TIMEOUT)
+    req, _ = handshake_request("/echo")
+    s.sendall(req)
+    assert recv_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 101 ")
+    s.close()
+    assert requests.get(front.url + "/events", timeout=REQ_TIMEOUT).status_code == 200
+
+
 # ------------------------------------------------------------ side by side with uWSGI 2.0.21
 # Debian's uWSGI runs the same app over --http-socket with --gevent. Its
 # --ugreen never returns from suspend on Python 3.11, and in plain --async
