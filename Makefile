@@ -42,6 +42,8 @@ export PKG_CONFIG_PATH := $(CURDIR)/$(PC_DIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONF
 export CGO_CFLAGS := $(or $(CGO_CFLAGS),-O2 -g) -DUWSGO_PYTHON_PC=$(PYTHON_PC)
 BIN         := bin/uwsgo
 PYTEST_ARGS ?=
+# `make pytest TESTS=tests/test_nginx.py`: some test files instead of all
+TESTS       ?=
 export UWSGO_BIN ?= $(CURDIR)/$(BIN)
 
 # Debian 12 (Python 3.11) ships uwsgidecorators.py as its own package; from
@@ -116,7 +118,7 @@ gotest: deps-build
 
 # The integration suite alone: make pytest PYTEST_ARGS="-k nginx"
 pytest: build deps
-	$(PYTHON) -m pytest -v tests $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -v $(or $(TESTS),tests) $(PYTEST_ARGS)
 
 test: build deps
 	$(GO) vet ./...
