@@ -17,4 +17,10 @@ int uw_api_websocket_init(PyObject *m); /* api_websocket.c: websockets */
  * them); plain C, called by the hub as it releases the core */
 void uw_api_process_request_done(int id);
 
+/* api_process.c: the running request's core (a green or async core,
+ * gevent's request greenlet's, or a --threads thread's own); NULL outside
+ * a request. struct uw_core is core.h's. */
+struct uw_core;
+struct uw_core *uw_api_request_core(void);
+
 #endif

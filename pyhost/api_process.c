@@ -91,9 +91,8 @@ void uw_api_process_request_done(int id) {
 	}
 }
 
-/* the running request's core: a green or async core, gevent's request
- * greenlet's, or a --threads thread's own; NULL outside a request */
-static uw_core *request_core(void) {
+/* api.h */
+uw_core *uw_api_request_core(void) {
 	uw_core *c = uw_current_core();
 	if (c) return c;
 	if (uw_g.s.engine == UW_ENGINE_GEVENT) {
@@ -104,7 +103,7 @@ static uw_core *request_core(void) {
 }
 
 static int current_core_id(void) {
-	uw_core *c = request_core();
+	uw_core *c = uw_api_request_core();
 	return c ? c->id : -1;
 }
 
@@ -175,7 +174,7 @@ static PyObject *uwp_slot_store(PyObject *self, PyObject *args) {
 static PyObject *uwp_disconnect(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
-	uw_core *c = request_core();
+	uw_core *c = uw_api_request_core();
 	if (!c) return PyErr_Format(PyExc_RuntimeError, "uwsgi.disconnect() can only be called from a request");
 	if (c->disconnect) Py_RETURN_NONE;
 	if (uw_wsgi_commit_head(c) < 0) return NULL;
@@ -317,7 +316,7 @@ const char *uw_api_process_logvars(int id, size_t *len, int *log_this) {
 /* ------------------------------------------------------------ request I/O */
 
 static uw_pycore *request_py(const char *fn) {
-	uw_core *c = request_core();
+	uw_core *c = uw_api_request_core();
 	uw_pycore *p = c ? c->py : NULL;
 	if (!p || !p->environ) {
 		PyErr_Format(PyExc_RuntimeError, "uwsgi.%s() can only be called from a request", fn);

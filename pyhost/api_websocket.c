@@ -57,19 +57,8 @@ static int nwsc;
 
 static struct ws_core *ws_of(int id) { return id >= 0 && id < nwsc ? &wsc[id] : NULL; }
 
-/* the running request's core (as api_process.c finds it) */
-static uw_core *ws_request_core(void) {
-	uw_core *c = uw_current_core();
-	if (c) return c;
-	if (uw_g.s.engine == UW_ENGINE_GEVENT) {
-		int id = uw_gevent_current_core();
-		return id >= 0 ? &uw_the_hub.cores[id] : NULL;
-	}
-	return uw_threads_self_core();
-}
-
 static uw_core *core_or_ioerror(const char *what) {
-	uw_core *c = ws_request_core();
+	uw_core *c = uw_api_request_core();
 	if (!c || !ws_of(c->id)) PyErr_Format(PyExc_IOError, "unable to %s: not called from a request", what);
 	return c && ws_of(c->id) ? c : NULL;
 }
@@ -188,7 +177,7 @@ static void ws_flush(uw_core *c, int block) {
 static PyObject *uww_connection_fd(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
-	uw_core *c = ws_request_core();
+	uw_core *c = uw_api_request_core();
 	if (!c) return PyErr_Format(PyExc_RuntimeError, "uwsgi.connection_fd() can only be called from a request");
 	return PyLong_FromLong(uw_the_hub.cores[c->id].conn_fd);
 }
