@@ -1,4 +1,5 @@
 """Small helpers shared by the tests (standard library and the plugin only)."""
+import json
 import socket
 import time
 from pathlib import Path
@@ -114,3 +115,26 @@ def until(what, cond, timeout, step=0.05):
         if time.monotonic() > deadline:
             raise AssertionError("%s: not within %g s" % (what, timeout))
         time.sleep(step)
+
+
+def read_stats(addr, http=False):
+    """The stats server's JSON (--stats), read to its close: addr is a
+    TCP port on 127.0.0.1 or a unix socket's path; http=True asks with a
+    GET (--stats-http) and checks the answer's head."""
+    if isinstance(addr, int):
+        s = socket.create_connection(("127.0.0.1", addr), timeout=REQ_TIMEOUT)
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(REQ_TIMEOUT)
+        s.connect(str(addr))
+    with s:
+        if http:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data, closed = recv_until_closed(s)
+    assert closed, "the stats server did not close within %g s" % REQ_TIMEOUT
+    if http:
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 OK"), head
+        assert b"Content-Type: application/json" in head
+        return json.loads(body)
+    return json.loads(data)

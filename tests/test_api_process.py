@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from dropin_ref import KINDS, children, pair, pid_alive, wait_until  # noqa: F401
-from helpers import APPS, REQ_TIMEOUT
+from helpers import APPS, REQ_TIMEOUT, read_stats
 
 POSTFORK = APPS / "api_process_postfork.py"
 ATTRS = APPS / "api_process_attrs.py"
@@ -274,17 +274,6 @@ APP_KEYS = {"id", "modifier1", "mountpoint", "startup_time", "interpreter", "cal
             "exceptions", "chdir"}
 
 
-def stats_of(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=REQ_TIMEOUT) as s:
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    return json.loads(data)
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_workers_has_the_stats_servers_numbers(pair, kind):
     from helpers import free_port
@@ -301,7 +290,7 @@ def test_workers_has_the_stats_servers_numbers(pair, kind):
     assert sorted(w["pid"] for w in ws) == workers_of(srv)
     assert sorted(w["status"] for w in ws) == ["busy", "idle"]  # the one answering is busy
     assert all(w["respawn_count"] == 0 for w in ws)
-    st = {w["id"]: w for w in stats_of(sport)["workers"]}
+    st = {w["id"]: w for w in read_stats(sport)["workers"]}
     for w in ws:
         s = st[w["id"]]
         assert (w["pid"], w["last_spawn"]) == (s["pid"], s["last_spawn"]), (w, s)
@@ -325,11 +314,11 @@ def test_accepting_shows_in_the_stats(pair, kind):
     from helpers import free_port
     sport = free_port()
     srv = pair(kind, "--wsgi-file", CONTROL, "--master", "--stats", "127.0.0.1:%d" % sport)
-    assert stats_of(sport)["workers"][0]["accepting"] == 1
+    assert read_stats(sport)["workers"][0]["accepting"] == 1
     assert get_json(srv.url + "/accepting?0") is True
-    wait_until(lambda: stats_of(sport)["workers"][0]["accepting"] == 0, what="accepting 0")
+    wait_until(lambda: read_stats(sport)["workers"][0]["accepting"] == 0, what="accepting 0")
     get_json(srv.url + "/accepting?1")
-    wait_until(lambda: stats_of(sport)["workers"][0]["accepting"] == 1, what="accepting 1")
+    wait_until(lambda: read_stats(sport)["workers"][0]["accepting"] == 1, what="accepting 1")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from dropin_ref import KINDS, pair, pid_alive, wait_until  # noqa: F401
-from helpers import APPS
+from helpers import APPS, read_stats
 
 APP = APPS / "api_spooler_app.py"
 PREFIX = "uwsgi_spoolfile_on_"
@@ -325,18 +325,6 @@ def test_a_task_spooled_meanwhile_runs_at_once(pair, kind, tmp_path):
 
 # ---------------------------------------------------------- the stats server
 
-def stats_of(port):
-    import socket
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    return json.loads(data)
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_spoolers_and_mules_in_the_stats(pair, kind, tmp_path):
     """--stats lists the spoolers with uWSGI's fields (dir, pid, tasks run
@@ -347,28 +335,28 @@ def test_spoolers_and_mules_in_the_stats(pair, kind, tmp_path):
     t0 = int(time.time())
     srv = start(pair, kind, d, log, "--mules", "2", "--stats", "127.0.0.1:%d" % sport)
     [pid] = json.loads(get(srv, "/info"))["pids"]
-    doc = stats_of(sport)
+    doc = read_stats(sport)
     assert list(doc)[list(doc).index("workers") + 1] == "spoolers"  # where uWSGI puts them
     assert doc["spoolers"] == [{"dir": str(d), "pid": pid, "tasks": 0, "respawns": 0, "running": 0}]
     for i in range(2):
         spool(srv, mode="ok", n=str(i))
-    wait_until(lambda: stats_of(sport)["spoolers"][0]["tasks"] == 2, what="2 tasks counted")
+    wait_until(lambda: read_stats(sport)["spoolers"][0]["tasks"] == 2, what="2 tasks counted")
     spool(srv, mode="slow", secs="2")
     wait_until(lambda: any(r["event"] == "start" for r in records(log)), what="the slow task to start")
-    assert stats_of(sport)["spoolers"][0]["running"] == 1
+    assert read_stats(sport)["spoolers"][0]["running"] == 1
     wait_until(lambda: any(r["event"] == "done" for r in records(log)), what="the slow task to end")
-    wait_until(lambda: stats_of(sport)["spoolers"][0] == {"dir": str(d), "pid": pid, "tasks": 3,
+    wait_until(lambda: read_stats(sport)["spoolers"][0] == {"dir": str(d), "pid": pid, "tasks": 3,
                                                           "respawns": 0, "running": 0}, what="3 tasks, none running")
     # a respawned spooler: a new pid, one respawn, its own count of tasks
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: json.loads(get(srv, "/info"))["pids"][0] not in (0, pid), timeout=15, what="a new spooler")
     [pid2] = json.loads(get(srv, "/info"))["pids"]
-    wait_until(lambda: stats_of(sport)["spoolers"] == [{"dir": str(d), "pid": pid2, "tasks": 0, "respawns": 1,
+    wait_until(lambda: read_stats(sport)["spoolers"] == [{"dir": str(d), "pid": pid2, "tasks": 0, "respawns": 1,
                                                         "running": 0}], what="the respawned spooler's stats")
     if kind == "uwsgi":
-        assert "mules" not in stats_of(sport)
+        assert "mules" not in read_stats(sport)
         return
-    mules = stats_of(sport)["mules"]
+    mules = read_stats(sport)["mules"]
     assert [(m["id"], m["respawn_count"], m["patch"]) for m in mules] == [(1, 1, ""), (2, 1, "")]
     assert all(pid_alive(m["pid"]) and m["pid"] not in (srv.pid, pid2) for m in mules)
     assert all(t0 <= m["last_spawn"] <= time.time() for m in mules)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import START_TIMEOUT, STOP_TIMEOUT, child_env, group_members, kill_group, tail
-from helpers import REQ_TIMEOUT, free_port, port_accepts, raw_http, split_response, until
+from helpers import REQ_TIMEOUT, free_port, port_accepts, raw_http, read_stats, split_response, until
 
 UWSGI = "/usr/bin/uwsgi"
 PY = "/usr/bin/python3"
@@ -341,24 +341,6 @@ def application(environ, start_response):
 '''
 
 
-def read_stats(port, http=False):
-    with socket.create_connection(("127.0.0.1", port), timeout=REQ_TIMEOUT) as s:
-        if http:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    if http:
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.0 200 OK"), head
-        assert b"Content-Type: application/json" in head
-        return json.loads(body)
-    return json.loads(data)
-
-
 def key_sets(doc):
     w = doc["workers"][0]
     return {
@@ -438,19 +420,8 @@ def test_stats_on_a_unix_socket(uwsgo, tmp_path):
     srv = uwsgo("--wsgi-file", app, "--stats", path)
     assert get(srv.url + "/")[0] == 200
 
-    def read():
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(REQ_TIMEOUT)
-            s.connect(str(path))
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-        return json.loads(data)
     # counted once the response is out, which may be just after the client has it
-    until("the request counted", lambda: read()["workers"][0]["requests"] == 1, 5)
+    until("the request counted", lambda: read_stats(path)["workers"][0]["requests"] == 1, 5)
     srv.stop()
     assert not path.exists()
 
