@@ -19,6 +19,9 @@ type Request struct {
 	// CONTENT_TYPE, CONTENT_LENGTH, SERVER_NAME, SERVER_PORT,
 	// SERVER_PROTOCOL, REMOTE_ADDR, REMOTE_PORT, HTTP_*). Values are
 	// byte strings that the hub decodes as latin-1, as PEP 3333 says.
+	// The slice is the network plane's again once the response has
+	// ended (the next request on the connection fills the same array):
+	// the hub reads it when the request starts, and keeps nothing of it.
 	Vars []string
 	// Scheme is wsgi.url_scheme ("http" or "https").
 	Scheme string
@@ -161,6 +164,10 @@ const HighWater = 1 << 20
 func NewResponse(notify func()) *Response {
 	return &Response{notify: notify}
 }
+
+// Init makes a zero Response what NewResponse gives, for one held inside
+// a larger struct (the network plane allocates a request's parts at once).
+func (r *Response) Init(notify func()) { r.notify = notify }
 
 func (r *Response) signal() { r.notify() }
 

@@ -49,6 +49,7 @@ type conn struct {
 	minor     int    // HTTP/1.minor
 	keepAlive bool
 	vars      []string
+	varsBuf   []string // the last request's vars, emptied, for the next one on this connection
 	scheme    string
 	body      *bodyReader
 	ref       *exchangeRef // the request with the app
@@ -63,6 +64,7 @@ type conn struct {
 	cut        bool  // the response is incomplete: reset the connection
 	quiet      bool  // answered by the server itself: no request log line
 	out        []outItem
+	headBuf    []byte // the last HTTP head, reused once it has been written
 	iov        [][]byte
 	iovecs     []syscall.Iovec
 	writes     int // write calls for this response
@@ -89,6 +91,10 @@ type exchangeRef struct {
 	resp  *exchange.Response
 	done  bool // the hub let go (counted finished)
 	dirty bool // queued in Server.dirty; guarded by Server.mu
+
+	// where resp and the request point: one allocation per request
+	respv exchange.Response
+	req   exchange.Request
 }
 
 func (s *Server) newConn(fd int, l *listener, ip, port string) *conn {
@@ -395,9 +401,11 @@ func (c *conn) dispatch() {
 		}
 	}
 	ref := &exchangeRef{s: c.s, c: c}
-	ref.resp = exchange.NewResponse(func() { c.s.markDirty(ref) })
+	ref.respv.Init(func() { c.s.markDirty(ref) })
+	ref.resp = &ref.respv
 	c.ref = ref
-	c.s.submit(&exchange.Request{Vars: c.vars, Scheme: c.scheme, Body: mem, BodyFile: file, Resp: ref.resp, ConnFD: c.fd})
+	ref.req = exchange.Request{Vars: c.vars, Scheme: c.scheme, Body: mem, BodyFile: file, Resp: ref.resp, ConnFD: c.fd}
+	c.s.submit(&ref.req)
 }
 
 // pump moves what the app produced into the output queue and writes it.
@@ -684,11 +692,13 @@ func (c *conn) advance(n int) {
 			c.ref.resp.Consumed(it.credit)
 		}
 	}
+	if i == len(c.out) {
+		clear(c.out)
+		c.out = c.out[:0] // all out: the next response appends to the same array
+		return
+	}
 	clear(c.out[:i])
 	c.out = c.out[i:]
-	if len(c.out) == 0 {
-		c.out = nil
-	}
 }
 
 // sendFile sends from a file span; false when the socket is full.
@@ -757,10 +767,18 @@ func (c *conn) responseDone() {
 func (c *conn) reset() {
 	c.state, c.inHead = stHead, false
 	c.rl = reqLog{}
+	// The hub is done with the vars (it turned them into an environ when
+	// the request started, and the request has ended): the next request
+	// on this connection fills the same array.
+	if cap(c.vars) <= 256 {
+		clear(c.vars)
+		c.varsBuf = c.vars[:0]
+	}
 	c.vars, c.body, c.ref = nil, nil, nil
 	c.headSent, c.finished, c.noBody, c.chunked = false, false, false, false
 	c.clLeft, c.closeAfter, c.cut, c.quiet, c.writes = -1, false, false, false, 0
-	c.out = nil
+	clear(c.out)
+	c.out = c.out[:0]
 }
 
 // shutdown (Shutdown began): close an idle connection now; a busy one

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,10 @@ func newFakeHub() *fakeHub {
 }
 
 func (h *fakeHub) Submit(req *exchange.Request) {
+	// Vars are the network plane's again once the response ends (the
+	// next request on the connection refills them): keep a copy, as the
+	// real hub keeps only the environ it makes of them.
+	req.Vars = slices.Clone(req.Vars)
 	h.seen <- req
 	go h.serve(req)
 }

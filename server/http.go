@@ -13,7 +13,8 @@ import (
 // parseHTTP parses a request head from the buffer and starts the request;
 // false when more bytes are needed or the request was refused.
 func (c *conn) parseHTTP() bool {
-	h, n, err := parseRequestHead(c.buf[c.r:c.w], c.s.lim, c.s.names)
+	h, n, err := parseRequestHeadInto(c.buf[c.r:c.w], c.s.lim, c.s.names, c.s.headVars)
+	defer c.s.keepHeadVars(h.vars)
 	if err == errNeedMore {
 		return false
 	}
@@ -27,7 +28,11 @@ func (c *conn) parseHTTP() bool {
 	c.scheme = "http"
 
 	name, port := c.serverNamePort(h.host)
-	vars := make([]string, 0, 20+len(h.vars))
+	vars := c.varsBuf[:0]
+	c.varsBuf = nil
+	if cap(vars) < 20+len(h.vars) {
+		vars = make([]string, 0, 20+len(h.vars))
+	}
 	vars = append(vars,
 		"REQUEST_METHOD", h.method,
 		"REQUEST_URI", h.uri,
@@ -117,7 +122,11 @@ func (c *conn) queueHead(h *exchange.Head, b exchange.Batch) error {
 	c.rl.headers, c.rl.headerBytes = len(h.Headers)/2, headBytes("HTTP/1.1", h.Status, h.Headers)
 	bodyless := code == 204 || code == 304
 	c.noBody = bodyless || c.method == "HEAD"
-	p := make([]byte, 0, 256)
+	// The last head's buffer is free once nothing queued points into it.
+	p := c.headBuf[:0]
+	if len(c.out) != 0 || p == nil {
+		p = make([]byte, 0, 256)
+	}
 	p = append(p, "HTTP/1.1 "...)
 	p = appendClean(p, h.Status)
 	p = append(p, '\r', '\n')
@@ -179,6 +188,9 @@ func (c *conn) queueHead(h *exchange.Head, b exchange.Batch) error {
 	}
 	p = append(p, '\r', '\n')
 	c.out = append(c.out, outItem{b: p})
+	if cap(p) <= 4096 {
+		c.headBuf = p
+	}
 	return nil
 }
 

@@ -52,6 +52,12 @@ type headLimits struct {
 // before the request line are skipped. It returns the head and the
 // bytes it took, errNeedMore when buf ends first, or an *httpError.
 func parseRequestHead(buf []byte, lim headLimits, names nameCache) (requestHead, int, error) {
+	return parseRequestHeadInto(buf, lim, names, nil)
+}
+
+// parseRequestHeadInto is parseRequestHead with h.vars appended to
+// scratch[:0] (the loop reuses one slice for every head it parses).
+func parseRequestHeadInto(buf []byte, lim headLimits, names nameCache, scratch []string) (requestHead, int, error) {
 	var h requestHead
 	skip := 0
 	for len(buf)-skip >= 2 && buf[skip] == '\r' && buf[skip+1] == '\n' && skip < lim.bytes {
@@ -69,7 +75,9 @@ func parseRequestHead(buf []byte, lim headLimits, names nameCache) (requestHead,
 	}
 	h.contentLength = -1
 	h.keepAlive = h.minor >= 1
-	h.vars = make([]string, 0, 16)
+	if h.vars = scratch[:0]; h.vars == nil {
+		h.vars = make([]string, 0, 16)
+	}
 	var clSeen, hostSeen bool
 	var conn []string
 	fields := 0

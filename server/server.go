@@ -115,6 +115,7 @@ type Server struct {
 	lns       map[int]*listener
 	conns     map[int]*conn
 	freeBufs  [][]byte
+	headVars  []string // parseHTTP's scratch for header fields (one loop, one head at a time)
 	names     nameCache
 	resume    []*conn // connections with bytes to go on with
 	unwatched []*conn // accepted this turn, not in the epoll set yet
@@ -570,6 +571,15 @@ func (s *Server) getBuf() []byte {
 func (s *Server) putBuf(b []byte) {
 	if cap(b) == readBufferSize && len(s.freeBufs) < 256 {
 		s.freeBufs = append(s.freeBufs, b[:readBufferSize])
+	}
+}
+
+// keepHeadVars takes back parseHTTP's scratch slice (its strings are
+// copied out by then) for the next head.
+func (s *Server) keepHeadVars(v []string) {
+	if v != nil && cap(v) <= 512 {
+		clear(v)
+		s.headVars = v[:0]
 	}
 }
 
