@@ -4,14 +4,18 @@ worker buys on this machine.
 
 Sections (each a table of rows measured in one run, servers alternated):
 
-  nginx     nginx (worker_processes 1, uwsgi_pass, a connection per
-            request) in front of uwsgo `-s` (--async 100 --ugreen) and
-            Debian's uWSGI 2.0.21 `-s` sync (its best mode here), over TCP
-            and over a unix socket, 1 and 2 backend workers; gunicorn
-            behind nginx proxy_pass (TCP) for reference.
+  nginx     nginx (worker_processes 1, or --nginx-workers N; uwsgi_pass,
+            a connection per request) in front of uwsgo `-s` (--async 100
+            --ugreen) and Debian's uWSGI 2.0.21 `-s` sync (its best mode
+            here), over TCP and over a unix socket, 1 and 2 backend
+            workers; gunicorn behind nginx proxy_pass (TCP) for reference.
   direct    direct HTTP: uwsgo --ugreen, --gevent 100 against uWSGI's
             sync --http11-socket and --http-socket --async 100 --ugreen,
             and gunicorn -k gevent, 1 and 2 workers.
+  null      in each section, bench/nullbackend.c (built with cc): a
+            backend that answers every request with the same bytes and
+            does nothing else. Its rows are the ceiling of the path: what
+            nginx, the kernel and wrk leave for any server on this machine.
   pinned    uwsgo --ugreen direct with wrk pinned to CPU 0 and the
             server's processes to CPU 1 (taskset): what one core gives,
             with one worker and with two sharing it.
@@ -56,7 +60,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 
 NGINX_CONF = """\
-worker_processes 1;
+worker_processes %(nginx_workers)d;
 %(user)s
 error_log %(dir)s/error.log warn;
 pid %(dir)s/nginx.pid;
@@ -147,7 +151,8 @@ class Nginx(Proc):
     def start(self, port=None, sockpath=None):
         with open(self.conf, "w") as f:
             f.write(NGINX_CONF % {"dir": self.dir, "upstream": self.upstream, "port": port, "pass": self.passline,
-                                  "user": "user root;" if os.geteuid() == 0 else ""})
+                                  "user": "user root;" if os.geteuid() == 0 else "",
+                                  "nginx_workers": NGINX_WORKERS})
         super().start(port)
 
 
@@ -344,11 +349,16 @@ def build_rows(args):
             return Proc("gunicorn", argv + ["suspend:application"], signal.SIGTERM)
         return mk
 
+    def null(mode, n):
+        # the ceiling: a backend that only accepts, reads, writes and closes
+        return lambda addr: Proc("null", [NULL_BACKEND, mode, addr, str(n)], signal.SIGTERM)
+
     rows = []
     ws = [int(x) for x in args.workers.split(",")]
     if "nginx" in args.sections:
         for n in ws:
             for via, what in (("uwsgi-tcp", "TCP"), ("uwsgi-unix", "unix")):
+                rows.append(Row("nginx", "nginx -> null backend (%s)" % what, n, null("uwsgi", n), via))
                 rows.append(Row("nginx", "nginx -> uwsgo -s (%s)" % what, n, uwsgo_s(n), via))
                 if via == "uwsgi-tcp":
                     # what TCP_DEFER_ACCEPT (uWSGI's default, and uwsgo's) saves
@@ -358,6 +368,7 @@ def build_rows(args):
             rows.append(Row("nginx", "nginx proxy_pass -> gunicorn sync (TCP)", n, gunicorn(n, "sync"), "http"))
     if "direct" in args.sections:
         for n in ws:
+            rows.append(Row("direct", "null backend, HTTP keep-alive", n, null("http", n)))
             rows.append(Row("direct", "uwsgo --http-socket --ugreen", n, uwsgo_http(n, ["--async", "100", "--ugreen"])))
             rows.append(Row("direct", "uWSGI --http-socket --async 100 --ugreen", n,
                             uwsgi("--http-socket", n, "python3,ugreen", ["--async", "100", "--ugreen"]), closes=True))
@@ -389,12 +400,13 @@ def table(rows, args, load_before, load_after):
            "Command: `make bench` (bench/prod_bench.py). `wrk -t1 -c50 -d%ds` on bench/apps/suspend.py /hello, "
            "%d rounds, every row once per round in the order below (uwsgo and uWSGI alternate); each cell is "
            "the median over rounds. CPU µs per request: utime+stime of every process of the server "
-           "(master and workers), of nginx (`worker_processes 1`, master and worker), and wrk's rusage, "
+           "(master and workers), of nginx (`worker_processes %d`, master and workers), and wrk's rusage, "
            "divided by wrk's requests; share: of one core, over the run. uwsgo: `--async 100 --ugreen` "
            "(2 workers: `-M -p 2`); uWSGI 2.0.21: `--master --processes N`; nginx 1.22 `uwsgi_pass`, "
            "no upstream keepalive (a connection per request). Load average (1, 5, 15 min) before: %s, "
-           "after: %s; other sessions were running on the same two cores." % (
-               args.duration, args.rounds, load_before, load_after), ""]
+           "after: %s. The null backend (bench/nullbackend.c) answers every request with the same bytes and "
+           "does nothing else: its rows are the ceiling of each path on this machine." % (
+               args.duration, args.rounds, NGINX_WORKERS, load_before, load_after), ""]
     out.append("| path | workers | server | req/s | server µs/req | nginx µs/req | wrk µs/req | "
                "CPU share server / nginx / wrk | runs ok |")
     out.append("|---|---|---|---|---|---|---|---|---|")
@@ -426,6 +438,9 @@ def table(rows, args, load_before, load_after):
                 what, n, "s" if n > 1 else "", mine, theirs, a.median("rps") / b.median("rps"), per))
 
     for n in sorted({r.workers for r in rows}):
+        ratio("ceiling behind nginx, TCP (the most any backend reaches)", "nginx -> null backend (TCP)",
+              "nginx -> uWSGI -s sync (TCP)", n)
+        ratio("ceiling behind nginx, unix socket", "nginx -> null backend (unix)", "nginx -> uWSGI -s sync (unix)", n)
         ratio("behind nginx, TCP", "nginx -> uwsgo -s (TCP)", "nginx -> uWSGI -s sync (TCP)", n)
         ratio("behind nginx, unix socket", "nginx -> uwsgo -s (unix)", "nginx -> uWSGI -s sync (unix)", n)
         ratio("behind nginx, TCP, against gunicorn", "nginx -> uwsgo -s (TCP)", "nginx proxy_pass -> gunicorn sync (TCP)", n)
@@ -433,6 +448,8 @@ def table(rows, args, load_before, load_after):
         ratio("direct HTTP, against uWSGI sync (serves only the connections it holds)",
               "uwsgo --http-socket --ugreen", "uWSGI sync --http11-socket", n)
         ratio("gevent engine", "uwsgo --http-socket --gevent 100", "gunicorn -k gevent", n)
+        ratio("ceiling direct (the most any server reaches)", "null backend, HTTP keep-alive",
+              "uWSGI sync --http11-socket", n)
     return out
 
 
@@ -473,7 +490,7 @@ def syscall_table(args, workers):
 
 
 def main():
-    global TMP
+    global TMP, NULL_BACKEND, NGINX_WORKERS
     ap = argparse.ArgumentParser()
     ap.add_argument("--uwsgo", default=os.path.join(REPO, "bin", "uwsgo"))
     ap.add_argument("--duration", type=int, default=6)
@@ -483,6 +500,7 @@ def main():
     ap.add_argument("--only")
     ap.add_argument("--syscalls", action="store_true")
     ap.add_argument("--strace-seconds", type=int, default=3)
+    ap.add_argument("--nginx-workers", type=int, default=1)
     ap.add_argument("--markdown")
     args = ap.parse_args()
     args.uwsgo = os.path.abspath(args.uwsgo)
@@ -490,7 +508,10 @@ def main():
         if not shutil.which(tool):
             sys.exit("prod_bench: %s not found (make deps installs it)" % tool)
     TMP = tempfile.mkdtemp(prefix="uwsgo-prod-bench-")
+    NGINX_WORKERS = args.nginx_workers
     try:
+        NULL_BACKEND = os.path.join(TMP, "nullbackend")
+        subprocess.run(["cc", "-O2", "-o", NULL_BACKEND, os.path.join(HERE, "nullbackend.c")], check=True)
         rows = build_rows(args)
         load_before = loadavg()
         for rnd in range(args.rounds):
@@ -515,6 +536,8 @@ def main():
 
 
 TMP = None
+NULL_BACKEND = None
+NGINX_WORKERS = 1
 
 if __name__ == "__main__":
     sys.exit(main())
