@@ -281,6 +281,13 @@ func newMaster(spec Spec) (*master, error) {
 	if m.listeners, err = inheritable(spec.Listeners); err != nil {
 		return m, err
 	}
+	// The originals are pollable files, in this process's epoll set
+	// edge-triggered: left open, every connection that reaches a shared
+	// listener would wake the master, which never accepts (half a wake-up
+	// per request behind nginx). The duplicates keep the sockets.
+	for _, f := range spec.Listeners {
+		f.Close()
+	}
 	// always: besides harakiri and the stats server, the uwsgi module's
 	// workers(), total_requests() and set_user_harakiri() read it
 	if m.hb, err = newHBAreaLayout(spec.Processes, hbLayout{apps: len(spec.Apps), cores: spec.Cores}); err != nil {
