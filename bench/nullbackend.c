@@ -67,72 +67,71 @@ static int listen_on(const char *addr) {
     return fd;
 }
 
+static int ep; /* this process's epoll set */
+static char buf[8192];
+
+static void watch(int fd, uint32_t events) {
+    struct epoll_event ev = {.events = events, .data.fd = fd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 /* uwsgi_pass: one request per connection; the whole packet is small enough
  * to arrive at once, so a read that finds it answers and closes. */
-static void serve_uwsgi(int lfd) {
-    char buf[8192];
-    int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = lfd};
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-    for (;;) {
-        struct epoll_event evs[64];
-        int n = epoll_wait(ep, evs, 64, -1);
-        for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd;
-            if (fd == lfd) {
-                int c;
-                while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    if (read(c, buf, sizeof(buf)) > 0) {
-                        if (write(c, RESPONSE, sizeof(RESPONSE) - 1) < 0) { /* client gone */ }
-                        close(c);
-                    } else if (errno == EAGAIN) {
-                        struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
-                        epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
-                    } else {
-                        close(c);
-                    }
-                }
-            } else {
-                if (read(fd, buf, sizeof(buf)) > 0 && write(fd, RESPONSE, sizeof(RESPONSE) - 1) < 0) { }
-                close(fd); /* close removes it from the epoll set */
-            }
-        }
+static void uwsgi_readable(int fd) {
+    if (read(fd, buf, sizeof(buf)) > 0 && write(fd, RESPONSE, sizeof(RESPONSE) - 1) < 0) { /* client gone */ }
+    close(fd); /* close removes it from the epoll set */
+}
+
+static void uwsgi_accepted(int c) {
+    ssize_t r = read(c, buf, sizeof(buf));
+    if (r > 0) {
+        if (write(c, RESPONSE, sizeof(RESPONSE) - 1) < 0) { /* client gone */ }
+        close(c);
+    } else if (r < 0 && errno == EAGAIN) {
+        watch(c, EPOLLIN);
+    } else {
+        close(c);
     }
 }
 
 /* HTTP/1.1 keep-alive: one response per request head seen (wrk sends GETs
  * without bodies, one at a time per connection). */
-static void serve_http(int lfd) {
-    char buf[8192];
-    int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+static void http_readable(int fd) {
+    ssize_t r = read(fd, buf, sizeof(buf) - 1);
+    if (r <= 0) {
+        if (!(r < 0 && errno == EAGAIN))
+            close(fd);
+        return;
+    }
+    buf[r] = 0;
+    for (char *p = buf; (p = strstr(p, "\r\n\r\n")) != NULL; p += 4)
+        if (write(fd, RESPONSE, sizeof(RESPONSE) - 1) < 0)
+            break;
+}
+
+static void http_accepted(int c) {
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    watch(c, EPOLLIN);
+}
+
+/* The one loop: take every pending connection when the listener is ready,
+ * else serve the connection that is. */
+static void serve(int lfd, uint32_t listen_events, void (*accepted)(int), void (*readable)(int)) {
+    ep = epoll_create1(0);
+    watch(lfd, listen_events);
     for (;;) {
         struct epoll_event evs[64];
         int n = epoll_wait(ep, evs, 64, -1);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
-            if (fd == lfd) {
-                int c;
-                while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    int one = 1;
-                    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                    struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
-                    epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
-                }
+            if (fd != lfd) {
+                readable(fd);
                 continue;
             }
-            ssize_t r = read(fd, buf, sizeof(buf) - 1);
-            if (r <= 0) {
-                if (r < 0 && errno == EAGAIN)
-                    continue;
-                close(fd);
-                continue;
-            }
-            buf[r] = 0;
-            for (char *p = buf; (p = strstr(p, "\r\n\r\n")) != NULL; p += 4)
-                if (write(fd, RESPONSE, sizeof(RESPONSE) - 1) < 0)
-                    break;
+            int c;
+            while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+                accepted(c);
         }
     }
 }
@@ -146,11 +145,14 @@ int main(int argc, char **argv) {
     int lfd = listen_on(argv[2]);
     int workers = atoi(argv[3]);
     int http = strcmp(argv[1], "http") == 0;
-    for (int w = 1; w < workers; w++) {
-        if (fork() == 0) {
-            http ? serve_http(lfd) : serve_uwsgi(lfd);
-        }
-    }
-    http ? serve_http(lfd) : serve_uwsgi(lfd);
+    for (int w = 1; w < workers; w++)
+        if (fork() == 0)
+            break; /* a child serves; the parent starts the rest */
+    /* workers sharing a uwsgi listener wake one at a time, as uwsgo's and
+     * uWSGI's do; keep-alive HTTP clients stay where they were accepted */
+    if (http)
+        serve(lfd, EPOLLIN, http_accepted, http_readable);
+    else
+        serve(lfd, EPOLLIN | EPOLLEXCLUSIVE, uwsgi_accepted, uwsgi_readable);
     return 0;
 }

@@ -162,7 +162,9 @@ const HighWater = 1 << 20
 // response's lock, from the producer's goroutine) whenever the consumer
 // may find something new in Take. It must not block.
 func NewResponse(notify func()) *Response {
-	return &Response{notify: notify}
+	r := &Response{}
+	r.Init(notify)
+	return r
 }
 
 // Init makes a zero Response what NewResponse gives, for one held inside
